@@ -1,0 +1,239 @@
+//! The `kindling` binary as users run it: errors are one clear paragraph with
+//! a non-zero exit and no panic; training writes a complete run directory;
+//! a killed run resumes from its last completed epoch.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const RECORD: usize = 3073;
+
+fn kindling() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kindling"))
+}
+
+fn subset() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/cifar-10-subset")
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("kindling starts")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts a failed run with one clear error message and no panic.
+fn assert_clean_failure(output: &Output, expected: &[&str]) -> String {
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "expected failure, stderr: {stderr}");
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "panic: {stderr}");
+    assert!(stderr.starts_with("error: "), "stderr: {stderr}");
+    for needle in expected {
+        assert!(stderr.contains(needle), "`{needle}` missing from: {stderr}");
+    }
+    stderr
+}
+
+/// A CIFAR-10 directory holding the shipped subset's test file and `train` as
+/// its only training file.
+fn cifar_dir_with_train(train: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("data_batch_1.bin"), train).expect("write");
+    std::fs::copy(subset().join("test_batch.bin"), dir.path().join("test_batch.bin")).expect("copy");
+    dir
+}
+
+fn shipped_train_records(n: usize) -> Vec<u8> {
+    let mut bytes = std::fs::read(subset().join("data_batch_1.bin")).expect("shipped subset");
+    bytes.truncate(n * RECORD);
+    bytes
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let output = run(kindling().arg("--help"));
+    assert!(output.status.success());
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("train") && stdout.contains("eval"), "{stdout}");
+    let output = run(kindling().args(["train", "cnn", "--help"]));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("--backend") && stdout.contains("--resume"), "{stdout}");
+}
+
+#[test]
+fn missing_data_directory_is_named() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let output =
+        run(kindling().args(["train", "cnn", "--data", "/no/such/cifar"]).arg("--out").arg(out.path().join("run")));
+    assert_clean_failure(&output, &["/no/such/cifar", "does not exist"]);
+}
+
+#[test]
+fn truncated_bin_file_is_named_with_its_length() {
+    let mut train = shipped_train_records(3);
+    train.truncate(2 * RECORD + 17);
+    let data = cifar_dir_with_train(&train);
+    let out = tempfile::tempdir().expect("tempdir");
+    let output =
+        run(kindling().args(["train", "cnn", "--data"]).arg(data.path()).arg("--out").arg(out.path().join("run")));
+    assert_clean_failure(&output, &["data_batch_1.bin", "6163 bytes", "3073-byte records"]);
+}
+
+#[test]
+fn label_above_nine_names_file_and_record() {
+    let mut train = shipped_train_records(5);
+    train[3 * RECORD] = 12;
+    let data = cifar_dir_with_train(&train);
+    let out = tempfile::tempdir().expect("tempdir");
+    let output =
+        run(kindling().args(["train", "cnn", "--data"]).arg(data.path()).arg("--out").arg(out.path().join("run")));
+    assert_clean_failure(&output, &["data_batch_1.bin", "record 3", "label byte is 12"]);
+}
+
+#[test]
+fn invalid_settings_name_the_allowed_range() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let output = run(kindling().args(["train", "cnn", "--batch-size", "0"]).arg("--out").arg(out.path().join("run")));
+    assert_clean_failure(&output, &["batch-size", "at least 1"]);
+    let output = run(kindling().args(["train", "cnn", "--backend", "wgpu"]));
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("expected one of ndarray, tch"));
+}
+
+#[cfg(not(feature = "tch"))]
+#[test]
+fn tch_backend_without_libtorch_build_says_what_to_do() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let output = run(kindling().args(["train", "cnn", "--backend", "tch"]).arg("--out").arg(out.path().join("run")));
+    assert_clean_failure(&output, &["no `tch` backend", "cargo xtask"]);
+}
+
+#[cfg(feature = "tch")]
+#[test]
+fn cuda_without_gpu_is_a_clear_error() {
+    // These machines have no GPU; where one exists this check does not apply.
+    if std::env::var_os("KINDLING_HAS_GPU").is_some() {
+        eprintln!("skipped: KINDLING_HAS_GPU is set");
+        return;
+    }
+    let out = tempfile::tempdir().expect("tempdir");
+    let output = run(kindling()
+        .args(["train", "cnn", "--backend", "tch", "--device", "cuda:0"])
+        .arg("--out")
+        .arg(out.path().join("run")));
+    assert_clean_failure(&output, &["cuda:0", "CUDA device"]);
+}
+
+fn backends() -> Vec<&'static str> {
+    if cfg!(feature = "tch") { vec!["ndarray", "tch"] } else { vec!["ndarray"] }
+}
+
+#[test]
+fn trains_writes_a_run_and_evaluates_it() {
+    for backend in backends() {
+        let out = tempfile::tempdir().expect("tempdir");
+        let run_dir = out.path().join("run");
+        let output = run(kindling()
+            .args(["train", "cnn", "--epochs", "1", "--train-limit", "256", "--augment", "--backend", backend])
+            .arg("--out")
+            .arg(&run_dir));
+        let stdout = text(&output.stdout);
+        assert!(output.status.success(), "{backend}: {stdout}\n{}", text(&output.stderr));
+        assert!(stdout.contains("test accuracy:") && stdout.contains("confusion matrix"), "{stdout}");
+        for file in ["config.json", "model.mpk", "report.json", "checkpoint/model-1.mpk"] {
+            assert!(run_dir.join(file).exists(), "{backend}: {file} missing");
+        }
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run_dir.join("report.json")).expect("report")).expect("json");
+        assert_eq!(report["test"]["samples"], 1000);
+        let accuracy = report["test"]["accuracy"].as_f64().expect("accuracy");
+
+        // eval reloads the same model and gets the same accuracy.
+        let output = run(kindling().args(["eval", "--backend", backend, "--run"]).arg(&run_dir));
+        let eval_stdout = text(&output.stdout);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        assert!(eval_stdout.contains(&format!("{:.2} %", accuracy * 100.0)), "{accuracy}: {eval_stdout}");
+        assert!(eval_stdout.contains("airplane"), "{eval_stdout}");
+
+        // Training again into the same directory without --resume is refused.
+        let output =
+            run(kindling().args(["train", "cnn", "--epochs", "1", "--backend", backend]).arg("--out").arg(&run_dir));
+        assert_clean_failure(&output, &["already holds a training run", "--resume"]);
+    }
+}
+
+#[test]
+fn eval_of_a_missing_run_is_a_clear_error() {
+    let output = run(kindling().args(["eval", "--run", "/no/such/run"]));
+    assert_clean_failure(&output, &["/no/such/run"]);
+}
+
+#[test]
+fn killed_run_resumes_from_last_completed_epoch() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let run_dir = out.path().join("run");
+    let args = ["train", "cnn", "--epochs", "3", "--train-limit", "1500", "--batch-size", "32"];
+    let mut child = kindling()
+        .args(args)
+        .arg("--out")
+        .arg(&run_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kindling starts");
+    // Kill as soon as the first epoch's checkpoint is complete.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let epoch_one = ["model-1.mpk", "optim-1.mpk", "scheduler-1.mpk"].map(|f| run_dir.join("checkpoint").join(f));
+    while !epoch_one.iter().all(|p| p.exists()) {
+        assert!(Instant::now() < deadline, "no checkpoint within 300 s");
+        assert!(child.try_wait().expect("poll").is_none(), "run ended before its first checkpoint");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    assert!(!run_dir.join("report.json").exists(), "the run finished before it was killed");
+
+    let output = run(kindling().args(args).arg("--out").arg(&run_dir).arg("--resume"));
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("resuming"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("report.json")).expect("report")).expect("json");
+    let resumed = report["resumed_from_epoch"].as_u64().expect("resumed from an epoch");
+    assert!((1..=2).contains(&resumed), "resumed from {resumed}");
+    assert!(run_dir.join("checkpoint/model-3.mpk").exists());
+}
+
+#[test]
+fn corrupt_newest_checkpoint_is_skipped_on_resume() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let run_dir = out.path().join("run");
+    let args = ["train", "cnn", "--epochs", "2", "--train-limit", "128"];
+    let output = run(kindling().args(args).arg("--out").arg(&run_dir));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    // Simulate a damaged epoch-2 optimiser state and an unfinished run.
+    std::fs::write(run_dir.join("checkpoint/optim-2.mpk"), b"\x93garbage").expect("corrupt");
+    std::fs::remove_file(run_dir.join("report.json")).expect("remove report");
+    let output = run(kindling().args(args).arg("--out").arg(&run_dir).arg("--resume"));
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("skipping the checkpoint of epoch 2") && stderr.contains("optim-2.mpk"), "{stderr}");
+    assert!(stderr.contains("resuming") && stderr.contains("after epoch 1"), "{stderr}");
+}
+
+#[test]
+fn resume_with_different_settings_is_refused() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let run_dir = out.path().join("run");
+    let output =
+        run(kindling().args(["train", "cnn", "--epochs", "1", "--train-limit", "64"]).arg("--out").arg(&run_dir));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let output = run(kindling()
+        .args(["train", "cnn", "--epochs", "1", "--train-limit", "64", "--lr", "0.01", "--resume"])
+        .arg("--out")
+        .arg(&run_dir));
+    assert_clean_failure(&output, &["different settings", "learning_rate"]);
+}

@@ -1,0 +1,28 @@
+//! Kindling's models, generic over any burn backend.
+//!
+//! - [`SimpleCnn`], built by [`SimpleCnnConfig`]: the PyTorch tutorial's
+//!   CIFAR-10 classifier with identical layers, initialisation and flatten
+//!   order.
+//!
+//! With the `train` feature each model also implements burn-train's
+//! `TrainStep` and `InferenceStep` on `kindling_data` batches.
+//!
+//! # Example
+//!
+//! ```
+//! use burn::backend::NdArray;
+//! use burn::tensor::{Distribution, Tensor};
+//! use kindling_models::SimpleCnnConfig;
+//!
+//! let device = Default::default();
+//! let model = SimpleCnnConfig::new().init::<NdArray>(&device);
+//! let images = Tensor::<NdArray, 4>::random([8, 3, 32, 32], Distribution::Default, &device);
+//! let logits = model.forward(images);
+//! assert_eq!(logits.dims(), [8, 10]);
+//! ```
+
+mod simple_cnn;
+#[cfg(feature = "train")]
+mod train_step;
+
+pub use simple_cnn::{SimpleCnn, SimpleCnnConfig};

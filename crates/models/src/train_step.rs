@@ -1,0 +1,36 @@
+//! burn-train integration: how each model computes its loss on a batch.
+
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
+use kindling_data::ImageBatch;
+
+use crate::SimpleCnn;
+
+impl<B: Backend> SimpleCnn<B> {
+    /// Logits and the mean cross-entropy loss (PyTorch's `nn.CrossEntropyLoss()`).
+    pub fn forward_classification(&self, batch: ImageBatch<B>) -> ClassificationOutput<B> {
+        let output = self.forward(batch.images);
+        let loss = CrossEntropyLossConfig::new().init(&output.device()).forward(output.clone(), batch.targets.clone());
+        ClassificationOutput::new(loss, output, batch.targets)
+    }
+}
+
+impl<B: AutodiffBackend> TrainStep for SimpleCnn<B> {
+    type Input = ImageBatch<B>;
+    type Output = ClassificationOutput<B>;
+
+    fn step(&self, batch: ImageBatch<B>) -> TrainOutput<ClassificationOutput<B>> {
+        let item = self.forward_classification(batch);
+        TrainOutput::new(self, item.loss.backward(), item)
+    }
+}
+
+impl<B: Backend> InferenceStep for SimpleCnn<B> {
+    type Input = ImageBatch<B>;
+    type Output = ClassificationOutput<B>;
+
+    fn step(&self, batch: ImageBatch<B>) -> ClassificationOutput<B> {
+        self.forward_classification(batch)
+    }
+}

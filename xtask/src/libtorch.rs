@@ -1,0 +1,192 @@
+//! Finding or installing libtorch, and the environment cargo needs for it.
+//!
+//! libtorch comes from the PyPI wheel `torch==2.9.0` (the version tch 0.22
+//! and burn-tch 0.21 are built for), installed into a virtual environment in
+//! the user's cache directory. A `LIBTORCH` variable set by the user wins.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// The torch version burn-tch 0.21 (tch 0.22) is written against.
+pub const TORCH_VERSION: &str = "2.9.0";
+
+/// The environment a cargo or program invocation needs to build and load
+/// against libtorch.
+#[derive(Debug, Clone)]
+pub struct LibtorchEnv {
+    /// Variables to set.
+    pub vars: Vec<(String, OsString)>,
+    /// Where it came from, for messages.
+    pub origin: String,
+}
+
+impl LibtorchEnv {
+    /// Applies the variables to a command.
+    pub fn apply(&self, cmd: &mut Command) {
+        for (key, value) in &self.vars {
+            cmd.env(key, value);
+        }
+    }
+
+    /// Prints the variables in shell syntax.
+    pub fn print(&self) {
+        println!("# libtorch {} ({})", TORCH_VERSION, self.origin);
+        for (key, value) in &self.vars {
+            println!("export {key}={:?}", value.to_string_lossy());
+        }
+    }
+}
+
+/// The cache directory holding the virtual environment.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KINDLING_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    base.join("kindling")
+}
+
+/// The virtual environment with PyPI torch.
+pub fn venv_dir() -> PathBuf {
+    cache_dir().join(format!("torch-{TORCH_VERSION}"))
+}
+
+/// The venv's Python interpreter.
+pub fn venv_python() -> PathBuf {
+    venv_dir().join("bin").join("python")
+}
+
+/// Returns the libtorch environment, installing torch into the venv first if
+/// `install` is true and it is missing.
+pub fn ensure(install: bool) -> anyhow::Result<LibtorchEnv> {
+    if let Some(dir) = std::env::var_os("LIBTORCH") {
+        return from_libtorch_dir(Path::new(&dir));
+    }
+    match probe_venv() {
+        Ok(env) => Ok(env),
+        Err(probe_error) if install => {
+            eprintln!(
+                "xtask: libtorch not ready ({probe_error:#}); installing torch=={TORCH_VERSION} from PyPI into {}",
+                venv_dir().display()
+            );
+            install_venv()?;
+            probe_venv().context("torch was installed but cannot be imported")
+        }
+        Err(probe_error) => Err(probe_error.context(format!(
+            "libtorch is not set up: run `cargo xtask libtorch` (installs torch=={TORCH_VERSION} from PyPI into {}), \
+             or set LIBTORCH to an unpacked libtorch {TORCH_VERSION}",
+            venv_dir().display()
+        ))),
+    }
+}
+
+/// Honours a user-provided `LIBTORCH` directory after checking it.
+fn from_libtorch_dir(dir: &Path) -> anyhow::Result<LibtorchEnv> {
+    let lib_dir = dir.join("lib");
+    if !lib_dir.join("libtorch_cpu.so").exists() && !lib_dir.join("libtorch_cpu.dylib").exists() {
+        bail!(
+            "LIBTORCH is set to {} but {} has no libtorch_cpu library: point LIBTORCH at an unpacked \
+             libtorch {TORCH_VERSION}, or unset it to let `cargo xtask libtorch` install one",
+            dir.display(),
+            lib_dir.display()
+        );
+    }
+    if let Ok(version) = std::fs::read_to_string(dir.join("build-version"))
+        && !version.trim().starts_with(TORCH_VERSION)
+    {
+        bail!(
+            "LIBTORCH at {} is version {}, but Kindling's tch backend needs {TORCH_VERSION}: \
+             unset LIBTORCH to use the project's own torch=={TORCH_VERSION}",
+            dir.display(),
+            version.trim()
+        );
+    }
+    Ok(LibtorchEnv {
+        vars: vec![
+            ("LIBTORCH".into(), dir.as_os_str().to_owned()),
+            ("LD_LIBRARY_PATH".into(), prepend_path("LD_LIBRARY_PATH", &lib_dir)),
+        ],
+        origin: format!("LIBTORCH={}", dir.display()),
+    })
+}
+
+/// Checks the venv's torch version and derives the environment from it.
+fn probe_venv() -> anyhow::Result<LibtorchEnv> {
+    let python = venv_python();
+    if !python.exists() {
+        bail!("no virtual environment at {}", venv_dir().display());
+    }
+    let output = Command::new(&python)
+        .args(["-c", "import torch, os; print(torch.__version__); print(os.path.dirname(torch.__file__))"])
+        .output()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    if !output.status.success() {
+        bail!(
+            "torch cannot be imported in {}: {}",
+            venv_dir().display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut lines = stdout.lines();
+    let version = lines.next().unwrap_or_default().trim().to_string();
+    let torch_dir = PathBuf::from(lines.next().unwrap_or_default().trim());
+    if !version.starts_with(TORCH_VERSION) {
+        bail!("the venv has torch {version}, Kindling needs {TORCH_VERSION}");
+    }
+    let lib_dir = torch_dir.join("lib");
+    let venv = venv_dir();
+    Ok(LibtorchEnv {
+        vars: vec![
+            ("LIBTORCH_USE_PYTORCH".into(), "1".into()),
+            // torch-sys runs `python` from PATH when VIRTUAL_ENV is set.
+            ("VIRTUAL_ENV".into(), venv.as_os_str().to_owned()),
+            ("PATH".into(), prepend_path("PATH", &venv.join("bin"))),
+            ("LD_LIBRARY_PATH".into(), prepend_path("LD_LIBRARY_PATH", &lib_dir)),
+        ],
+        origin: format!("PyPI torch {version} in {}", venv.display()),
+    })
+}
+
+/// Creates the venv (if needed) and installs torch and the packages the
+/// project's Python scripts use.
+fn install_venv() -> anyhow::Result<()> {
+    let venv = venv_dir();
+    if !venv_python().exists() {
+        std::fs::create_dir_all(cache_dir()).with_context(|| format!("cannot create {}", cache_dir().display()))?;
+        let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+        run(Command::new(&python).arg("-m").arg("venv").arg(&venv)).with_context(|| {
+            format!(
+                "cannot create a Python virtual environment at {} (is python3 with venv installed?)",
+                venv.display()
+            )
+        })?;
+    }
+    run(Command::new(venv_python())
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"])
+        .arg(format!("torch=={TORCH_VERSION}"))
+        .args(["numpy", "safetensors"]))
+    .context("pip could not install torch from PyPI")
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn prepend_path(var: &str, dir: &Path) -> OsString {
+    let mut paths = vec![dir.to_path_buf()];
+    if let Some(existing) = std::env::var_os(var) {
+        paths.extend(std::env::split_paths(&existing).filter(|p| p != dir));
+    }
+    std::env::join_paths(paths).unwrap_or_else(|_| dir.as_os_str().to_owned())
+}
