@@ -57,9 +57,9 @@ pub fn venv_dir() -> PathBuf {
     cache_dir().join(format!("torch-{TORCH_VERSION}"))
 }
 
-/// The venv's Python interpreter.
-pub fn venv_python() -> PathBuf {
-    venv_dir().join("bin").join("python")
+/// The Python interpreter of the venv at `venv`.
+fn python_of(venv: &Path) -> PathBuf {
+    venv.join("bin").join("python")
 }
 
 /// Returns the libtorch environment, installing torch into the venv first if
@@ -68,20 +68,21 @@ pub fn ensure(install: bool) -> anyhow::Result<LibtorchEnv> {
     if let Some(dir) = std::env::var_os("LIBTORCH") {
         return from_libtorch_dir(Path::new(&dir));
     }
-    match probe_venv() {
+    let venv = venv_dir();
+    match probe_venv(&venv) {
         Ok(env) => Ok(env),
         Err(probe_error) if install => {
             eprintln!(
                 "xtask: libtorch not ready ({probe_error:#}); installing torch=={TORCH_VERSION} from PyPI into {}",
-                venv_dir().display()
+                venv.display()
             );
-            install_venv()?;
-            probe_venv().context("torch was installed but cannot be imported")
+            install_venv(&venv)?;
+            probe_venv(&venv).context("torch was installed but cannot be imported")
         }
         Err(probe_error) => Err(probe_error.context(format!(
             "libtorch is not set up: run `cargo xtask libtorch` (installs torch=={TORCH_VERSION} from PyPI into {}), \
              or set LIBTORCH to an unpacked libtorch {TORCH_VERSION}",
-            venv_dir().display()
+            venv.display()
         ))),
     }
 }
@@ -116,22 +117,18 @@ fn from_libtorch_dir(dir: &Path) -> anyhow::Result<LibtorchEnv> {
     })
 }
 
-/// Checks the venv's torch version and derives the environment from it.
-fn probe_venv() -> anyhow::Result<LibtorchEnv> {
-    let python = venv_python();
+/// Checks the torch version in the venv at `venv` and derives the environment from it.
+fn probe_venv(venv: &Path) -> anyhow::Result<LibtorchEnv> {
+    let python = python_of(venv);
     if !python.exists() {
-        bail!("no virtual environment at {}", venv_dir().display());
+        bail!("no virtual environment at {}", venv.display());
     }
     let output = Command::new(&python)
         .args(["-c", "import torch, os; print(torch.__version__); print(os.path.dirname(torch.__file__))"])
         .output()
         .with_context(|| format!("cannot run {}", python.display()))?;
     if !output.status.success() {
-        bail!(
-            "torch cannot be imported in {}: {}",
-            venv_dir().display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
+        bail!("torch cannot be imported in {}: {}", venv.display(), String::from_utf8_lossy(&output.stderr).trim());
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut lines = stdout.lines();
@@ -141,7 +138,6 @@ fn probe_venv() -> anyhow::Result<LibtorchEnv> {
         bail!("the venv has torch {version}, Kindling needs {TORCH_VERSION}");
     }
     let lib_dir = torch_dir.join("lib");
-    let venv = venv_dir();
     Ok(LibtorchEnv {
         vars: vec![
             ("LIBTORCH_USE_PYTORCH".into(), "1".into()),
@@ -156,19 +152,20 @@ fn probe_venv() -> anyhow::Result<LibtorchEnv> {
 
 /// Creates the venv (if needed) and installs torch and the packages the
 /// project's Python scripts use.
-fn install_venv() -> anyhow::Result<()> {
-    let venv = venv_dir();
-    if !venv_python().exists() {
-        std::fs::create_dir_all(cache_dir()).with_context(|| format!("cannot create {}", cache_dir().display()))?;
+fn install_venv(venv: &Path) -> anyhow::Result<()> {
+    if !python_of(venv).exists() {
+        if let Some(parent) = venv.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
         let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
-        run(Command::new(&python).arg("-m").arg("venv").arg(&venv)).with_context(|| {
+        run(Command::new(&python).arg("-m").arg("venv").arg(venv)).with_context(|| {
             format!(
                 "cannot create a Python virtual environment at {} (is python3 with venv installed?)",
                 venv.display()
             )
         })?;
     }
-    run(Command::new(venv_python())
+    run(Command::new(python_of(venv))
         .args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"])
         .arg(format!("torch=={TORCH_VERSION}"))
         .args(["numpy", "safetensors"]))
@@ -189,4 +186,37 @@ fn prepend_path(var: &str, dir: &Path) -> OsString {
         paths.extend(std::env::split_paths(&existing).filter(|p| p != dir));
     }
     std::env::join_paths(paths).unwrap_or_else(|_| dir.as_os_str().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_venv_is_reported_with_its_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = probe_venv(&dir.path().join("torch")).expect_err("no venv there");
+        assert!(format!("{err:#}").contains("no virtual environment at"), "{err:#}");
+    }
+
+    #[test]
+    fn libtorch_without_libraries_is_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = from_libtorch_dir(dir.path()).expect_err("empty directory");
+        let message = format!("{err:#}");
+        assert!(message.contains("LIBTORCH is set to") && message.contains("no libtorch_cpu"), "{message}");
+    }
+
+    #[test]
+    fn libtorch_of_the_wrong_version_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("lib")).expect("mkdir");
+        std::fs::write(dir.path().join("lib/libtorch_cpu.so"), b"").expect("write");
+        std::fs::write(dir.path().join("build-version"), "2.1.0+cpu\n").expect("write");
+        let err = from_libtorch_dir(dir.path()).expect_err("old version");
+        assert!(format!("{err:#}").contains("version 2.1.0+cpu"), "{err:#}");
+        std::fs::write(dir.path().join("build-version"), "2.9.0+cpu\n").expect("write");
+        let env = from_libtorch_dir(dir.path()).expect("right version");
+        assert!(env.vars.iter().any(|(k, _)| k == "LD_LIBRARY_PATH"));
+    }
 }
