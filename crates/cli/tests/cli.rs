@@ -46,6 +46,13 @@ fn cifar_dir_with_train(train: &[u8]) -> tempfile::TempDir {
     dir
 }
 
+/// Trains on a CIFAR-10 directory whose only training file is `train`.
+fn train_on(train: &[u8]) -> Output {
+    let data = cifar_dir_with_train(train);
+    let out = tempfile::tempdir().expect("tempdir");
+    run(kindling().args(["train", "cnn", "--data"]).arg(data.path()).arg("--out").arg(out.path().join("run")))
+}
+
 fn shipped_train_records(n: usize) -> Vec<u8> {
     let mut bytes = std::fs::read(subset().join("data_batch_1.bin")).expect("shipped subset");
     bytes.truncate(n * RECORD);
@@ -75,22 +82,14 @@ fn missing_data_directory_is_named() {
 fn truncated_bin_file_is_named_with_its_length() {
     let mut train = shipped_train_records(3);
     train.truncate(2 * RECORD + 17);
-    let data = cifar_dir_with_train(&train);
-    let out = tempfile::tempdir().expect("tempdir");
-    let output =
-        run(kindling().args(["train", "cnn", "--data"]).arg(data.path()).arg("--out").arg(out.path().join("run")));
-    assert_clean_failure(&output, &["data_batch_1.bin", "6163 bytes", "3073-byte records"]);
+    assert_clean_failure(&train_on(&train), &["data_batch_1.bin", "6163 bytes", "3073-byte records"]);
 }
 
 #[test]
 fn label_above_nine_names_file_and_record() {
     let mut train = shipped_train_records(5);
     train[3 * RECORD] = 12;
-    let data = cifar_dir_with_train(&train);
-    let out = tempfile::tempdir().expect("tempdir");
-    let output =
-        run(kindling().args(["train", "cnn", "--data"]).arg(data.path()).arg("--out").arg(out.path().join("run")));
-    assert_clean_failure(&output, &["data_batch_1.bin", "record 3", "label byte is 12"]);
+    assert_clean_failure(&train_on(&train), &["data_batch_1.bin", "record 3", "label byte is 12"]);
 }
 
 #[test]
