@@ -9,6 +9,7 @@
 //! | `nn.MaxPool2d(k, stride=s)` | [`MaxPool2dConfig::new([k, k])`](MaxPool2dConfig)`.with_strides([s, s])` (the stride defaults to `k`, as in PyTorch) |
 //! | `nn.Linear(d_in, d_out)` | [`LinearConfig::new(d_in, d_out)`](LinearConfig) |
 //! | `nn.ReLU()` | [`Relu`] |
+//! | `nn.LSTM(input, hidden, num_layers, bias, batch_first, dropout, bidirectional)` | [`LstmConfig`] → [`Lstm`], with `lengths` for what `pack_padded_sequence` does |
 //!
 //! Default initialisation is PyTorch's: weights are kaiming-uniform with
 //! `a = √5` and biases are `U(−1/√fan_in, 1/√fan_in)`, which both reduce to
@@ -33,6 +34,35 @@
 //! let y = pool.forward(conv.forward(x));
 //! assert_eq!(y.dims(), [2, 16, 16, 16]);
 //! ```
+//!
+//! The LSTM of the sentiment tutorial (`nn.LSTM(10, 8, batch_first=True)`
+//! returning `output, (h_n, c_n)`):
+//!
+//! ```
+//! use burn::backend::NdArray;
+//! use burn::tensor::{Distribution, Tensor};
+//! use kindling_layers::{LstmConfig, LstmState};
+//!
+//! let device = Default::default();
+//! let lstm = LstmConfig::new(10, 8).with_batch_first(true).init::<NdArray>(&device);
+//! let x = Tensor::<NdArray, 3>::random([4, 12, 10], Distribution::Default, &device); // [batch, time, features]
+//! let (output, LstmState { hidden: h_n, cell: c_n }) = lstm.forward(x, None, None).unwrap();
+//! assert_eq!(output.dims(), [4, 12, 8]);
+//! assert_eq!(h_n.dims(), [1, 4, 8]);
+//! assert_eq!(c_n.dims(), [1, 4, 8]);
+//!
+//! // Variable lengths: sample 1 has only 5 real steps; its output past them is 0
+//! // and its h_n is the state after step 5.
+//! let x = Tensor::<NdArray, 3>::random([2, 12, 10], Distribution::Default, &device);
+//! let (output, _) = lstm.forward(x, Some(&[12, 5]), None).unwrap();
+//! assert_eq!(output.dims(), [2, 12, 8]);
+//! ```
+
+mod lstm;
+mod recurrent;
+
+pub use lstm::{Lstm, LstmConfig, LstmLayer, LstmState};
+pub use recurrent::{DirectionWeights, RecurrentError};
 
 pub use burn::nn::conv::{Conv2d, Conv2dConfig};
 pub use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};

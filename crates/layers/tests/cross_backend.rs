@@ -14,7 +14,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
 use kindling_backend::parity::{assert_close, seeded_floats, twin_modules};
 use kindling_backend::{NdArrayAutodiff, TchAutodiff};
-use kindling_layers::{Conv2d, Conv2dConfig, Linear, LinearConfig, MaxPool2dConfig, padding};
+use kindling_layers::{Conv2d, Conv2dConfig, Linear, LinearConfig, Lstm, LstmConfig, MaxPool2dConfig, padding};
 use proptest::prelude::*;
 
 const TOLERANCE: f32 = 1e-5;
@@ -80,6 +80,28 @@ fn assert_passes_agree(what: &str, tch: Pass, ndarray: Pass) {
     }
 }
 
+fn lstm_grads<B: AutodiffBackend>(lstm: &Lstm<B>, grads: &B::Gradients) -> Vec<(&'static str, TensorData)> {
+    let mut g = Vec::new();
+    for layer in &lstm.layers {
+        for w in std::iter::once(&layer.forward).chain(layer.reverse.as_ref()) {
+            g.push(grad_of("weight_ih", &w.weight_ih, grads));
+            g.push(grad_of("weight_hh", &w.weight_hh, grads));
+            for bias in [&w.bias_ih, &w.bias_hh].into_iter().flatten() {
+                g.push(grad_of("bias", bias, grads));
+            }
+        }
+    }
+    g
+}
+
+/// The batch-first LSTM's output and final states, flattened per sample into
+/// `[B, everything]`, so one comparison and one upstream gradient cover all.
+fn lstm_outputs<B: AutodiffBackend>(lstm: &Lstm<B>, x: Tensor<B, 3>, lengths: &[usize]) -> Tensor<B, 2> {
+    let (out, state) = lstm.forward(x, Some(lengths), None).expect("valid input");
+    let states = Tensor::cat(vec![state.hidden, state.cell], 0).swap_dims(0, 1).flatten::<2>(1, 2);
+    Tensor::cat(vec![out.flatten::<2>(1, 2), states], 1)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -123,5 +145,24 @@ proptest! {
         let nd = pass(x.clone(), shape, seed ^ 1, &nd_device, |x| nd_linear.forward(x), |g| linear_grads(&nd_linear, g));
         let tch = pass(x, shape, seed ^ 1, &tch_device, |x| tch_linear.forward(x), |g| linear_grads(&tch_linear, g));
         assert_passes_agree("linear", tch, nd);
+    }
+
+    #[test]
+    fn lstm_agrees(
+        layers in 1usize..=3, bidirectional: bool, batch in 1usize..=8, steps in 1usize..=20,
+        input in 1usize..=32, hidden in 1usize..=32, bias: bool, seed: u64, raw_lengths in prop::collection::vec(any::<usize>(), 8),
+    ) {
+        let lengths: Vec<usize> = raw_lengths.iter().take(batch).map(|l| 1 + l % steps).collect();
+        let nd_device = Default::default();
+        let tch_device = Default::default();
+        let config = LstmConfig::new(input, hidden).with_num_layers(layers).with_bidirectional(bidirectional)
+            .with_bias(bias).with_batch_first(true);
+        let (nd_lstm, tch_lstm) =
+            twin_modules::<NdArrayAutodiff, TchAutodiff, _, _>(config.init(&nd_device), &nd_device, config.init(&tch_device), &tch_device);
+        let shape = [batch, steps, input];
+        let x = seeded_floats(seed, shape.iter().product());
+        let nd = pass(x.clone(), shape, seed ^ 1, &nd_device, |x| lstm_outputs(&nd_lstm, x, &lengths), |g| lstm_grads(&nd_lstm, g));
+        let tch = pass(x, shape, seed ^ 1, &tch_device, |x| lstm_outputs(&tch_lstm, x, &lengths), |g| lstm_grads(&tch_lstm, g));
+        assert_passes_agree("lstm", tch, nd);
     }
 }
