@@ -87,6 +87,17 @@ pub fn ensure(install: bool) -> anyhow::Result<LibtorchEnv> {
     }
 }
 
+/// The venv's Python with PyPI torch (for the project's reference scripts),
+/// installing it first if it is missing, whatever `LIBTORCH` says.
+pub fn python() -> anyhow::Result<PathBuf> {
+    let venv = venv_dir();
+    if probe_venv(&venv).is_err() {
+        install_venv(&venv)?;
+        probe_venv(&venv).context("torch was installed but cannot be imported")?;
+    }
+    Ok(python_of(&venv))
+}
+
 /// Honours a user-provided `LIBTORCH` directory after checking it.
 fn from_libtorch_dir(dir: &Path) -> anyhow::Result<LibtorchEnv> {
     let lib_dir = dir.join("lib");

@@ -3,6 +3,7 @@
 //! - `train [MODEL] [OPTIONS]` builds `kindling` in release mode and trains
 //!   (`cnn` on the shipped CIFAR-10 subset when no arguments are given).
 //! - `eval --run DIR [OPTIONS]` evaluates a finished run.
+//! - `bench` measures Kindling against PyTorch and burn on this machine.
 //! - `libtorch` installs (or finds) libtorch and prints its environment.
 //! - `test` runs every check CI runs: fmt, clippy, and all tests on ndarray
 //!   and then on libtorch.
@@ -10,6 +11,7 @@
 //! Commands that use `--backend tch` set libtorch up first and pass the
 //! environment to cargo, so no manual setup is needed.
 
+mod bench;
 mod libtorch;
 
 use std::ffi::OsString;
@@ -42,6 +44,8 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// Measure forward + backward throughput against PyTorch and burn's own layers (release build).
+    Bench(bench::BenchArgs),
     /// Install (or find) libtorch 2.9.0 and print the environment it needs.
     Libtorch,
     /// Run fmt, clippy and all tests on ndarray, then on libtorch (the CI gate).
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
             run_kindling("train", args)
         }
         Task::Eval { args } => run_kindling("eval", args),
+        Task::Bench(args) => bench::run(&args),
         Task::Libtorch => libtorch::ensure(true).map(|env| env.print()),
         Task::Test { no_tch } => test(!no_tch),
     };

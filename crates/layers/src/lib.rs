@@ -9,7 +9,15 @@
 //! | `nn.MaxPool2d(k, stride=s)` | [`MaxPool2dConfig::new([k, k])`](MaxPool2dConfig)`.with_strides([s, s])` (the stride defaults to `k`, as in PyTorch) |
 //! | `nn.Linear(d_in, d_out)` | [`LinearConfig::new(d_in, d_out)`](LinearConfig) |
 //! | `nn.ReLU()` | [`Relu`] |
-//! | `nn.LSTM(input, hidden, num_layers, bias, batch_first, dropout, bidirectional)` | [`LstmConfig`] → [`Lstm`], with `lengths` for what `pack_padded_sequence` does |
+//! | `nn.RNN(input, hidden, num_layers, nonlinearity, bias, batch_first, dropout, bidirectional)` | [`RnnConfig`] → [`Rnn`] |
+//! | `nn.LSTM(input, hidden, num_layers, bias, batch_first, dropout, bidirectional)` | [`LstmConfig`] → [`Lstm`] |
+//! | `nn.GRU(input, hidden, num_layers, bias, batch_first, dropout, bidirectional)` | [`GruConfig`] → [`Gru`] |
+//!
+//! The recurrent layers take an optional `lengths` argument that does what
+//! `pack_padded_sequence` does, keep their parameters under PyTorch's names
+//! and shapes (`weight_ih_l{k}[_reverse]` `[gates·H, in]`, …, gates in
+//! PyTorch's order) and are checked against PyTorch itself, outputs and
+//! gradients, by fixtures the repository's script writes with PyPI torch.
 //!
 //! Default initialisation is PyTorch's: weights are kaiming-uniform with
 //! `a = √5` and biases are `U(−1/√fan_in, 1/√fan_in)`, which both reduce to
@@ -58,11 +66,15 @@
 //! assert_eq!(output.dims(), [2, 12, 8]);
 //! ```
 
+mod gru;
 mod lstm;
 mod recurrent;
+mod rnn;
 
-pub use lstm::{Lstm, LstmConfig, LstmLayer, LstmState};
-pub use recurrent::{DirectionWeights, RecurrentError};
+pub use gru::{Gru, GruConfig};
+pub use lstm::{Lstm, LstmConfig, LstmState};
+pub use recurrent::{DirectionWeights, RecurrentError, RecurrentLayer, RecurrentStack};
+pub use rnn::{Rnn, RnnConfig, RnnNonlinearity};
 
 pub use burn::nn::conv::{Conv2d, Conv2dConfig};
 pub use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};

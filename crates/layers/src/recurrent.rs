@@ -1,11 +1,63 @@
-//! Machinery shared by the recurrent layers: parameters of one direction of
-//! one layer in PyTorch's layout, the fused input projection, length masks
-//! and the layer/direction bookkeeping.
+//! Machinery shared by the recurrent layers: the options every
+//! `torch.nn.RNN`/`LSTM`/`GRU` takes, the parameters of one direction of one
+//! layer in PyTorch's layout, the stacked layers and the time loop that runs
+//! any cell over them with length masks.
 
 use burn::module::{Module, Param};
-use burn::nn::Initializer;
+use burn::nn::{Dropout, DropoutConfig, Initializer};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Tensor, TensorData};
+
+/// Defines a recurrent layer's config: the options `torch.nn.RNN`, `LSTM`
+/// and `GRU` share, with their defaults, plus any the layer adds.
+macro_rules! recurrent_config {
+    ($(#[$meta:meta])* $name:ident { $($(#[$extra_meta:meta])* pub $extra:ident: $extra_ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(burn::config::Config, Debug)]
+        pub struct $name {
+            /// Features per time step of the input.
+            pub input_size: usize,
+            /// Features of the hidden state.
+            pub hidden_size: usize,
+            /// Stacked layers; layer `k + 1` reads layer `k`'s output.
+            #[config(default = 1)]
+            pub num_layers: usize,
+            /// Whether the layers have `bias_ih` and `bias_hh`.
+            #[config(default = true)]
+            pub bias: bool,
+            /// Input and output are `[batch, time, features]` instead of `[time, batch, features]`.
+            #[config(default = false)]
+            pub batch_first: bool,
+            /// Dropout probability on each layer's output except the last, in training only.
+            #[config(default = 0.0)]
+            pub dropout: f64,
+            /// Also run each layer from the last step to the first and concatenate.
+            #[config(default = false)]
+            pub bidirectional: bool,
+            $($(#[$extra_meta])* pub $extra: $extra_ty,)*
+        }
+
+        impl $name {
+            /// The stacked layers with PyTorch's initialisation, `U(−1/√H, 1/√H)`.
+            fn stack<B: Backend>(&self, gates: usize, device: &B::Device) -> $crate::recurrent::RecurrentStack<B> {
+                $crate::recurrent::RecurrentStack::new(
+                    $crate::recurrent::StackShape {
+                        gates,
+                        input_size: self.input_size,
+                        hidden_size: self.hidden_size,
+                        num_layers: self.num_layers,
+                        bias: self.bias,
+                        batch_first: self.batch_first,
+                        dropout: self.dropout,
+                        bidirectional: self.bidirectional,
+                    },
+                    device,
+                )
+            }
+        }
+    };
+}
+pub(crate) use recurrent_config;
 
 /// The parameters of one direction of one recurrent layer, laid out exactly
 /// as PyTorch's `weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}` and
@@ -39,19 +91,31 @@ impl<B: Backend> DirectionWeights<B> {
     }
 
     /// The input contribution to the gates for every time step at once, in
-    /// one matmul: `x · W_ihᵀ + b_ih (+ b_hh)`, `[T, B, in] → [T, B, gates·H]`.
-    /// `include_hh_bias` folds `b_hh` in too, for cells where it is simply
-    /// added (LSTM, RNN); GRU keeps part of it inside the reset product.
-    pub fn project_input(&self, x: Tensor<B, 3>, include_hh_bias: bool) -> Tensor<B, 3> {
+    /// one matmul: `x · W_ihᵀ + b_ih (+ b_hh[..folded])`, `[T, B, in] → [T, B, gates·H]`.
+    ///
+    /// The first `folded` rows of `b_hh` are added here rather than at every
+    /// step: for cells where `b_hh` is simply added (RNN, LSTM) that is all of
+    /// it; GRU keeps its last block inside the reset product.
+    pub fn project_input(&self, x: Tensor<B, 3>, folded: usize) -> Tensor<B, 3> {
         let [t, b, input] = x.dims();
         let w = self.weight_ih.val();
         let rows = w.dims()[0];
         let mut projected = x.reshape([t * b, input]).matmul(w.transpose());
-        if let Some(bias) = &self.bias_ih {
-            projected = projected + bias.val().unsqueeze_dim(0);
-        }
-        if include_hh_bias && let Some(bias) = &self.bias_hh {
-            projected = projected + bias.val().unsqueeze_dim(0);
+        let hh = self.bias_hh.as_ref().filter(|_| folded > 0).map(|bias| {
+            let bias = bias.val();
+            if folded == rows {
+                bias
+            } else {
+                let zeros = Tensor::zeros([rows - folded], &bias.device());
+                Tensor::cat(vec![bias.narrow(0, 0, folded), zeros], 0)
+            }
+        });
+        let bias = match (self.bias_ih.as_ref().map(Param::val), hh) {
+            (Some(ih), Some(hh)) => Some(ih + hh),
+            (ih, hh) => ih.or(hh),
+        };
+        if let Some(bias) = bias {
+            projected = projected + bias.unsqueeze_dim(0);
         }
         projected.reshape([t, b, rows])
     }
@@ -60,24 +124,210 @@ impl<B: Backend> DirectionWeights<B> {
     pub fn project_hidden(&self, h: Tensor<B, 2>) -> Tensor<B, 2> {
         h.matmul(self.weight_hh.val().transpose())
     }
+
+    /// The rows of `b_hh` from `start` on: the part not folded into the input projection.
+    fn hidden_bias_from(&self, start: usize) -> Option<Tensor<B, 1>> {
+        let bias = self.bias_hh.as_ref()?.val();
+        let rows = bias.dims()[0];
+        (start < rows).then(|| bias.narrow(0, start, rows - start))
+    }
+}
+
+/// One layer: the forward direction and, if bidirectional, the reverse one.
+#[derive(Module, Debug)]
+pub struct RecurrentLayer<B: Backend> {
+    /// `weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}`.
+    pub forward: DirectionWeights<B>,
+    /// The same with the `_reverse` suffix.
+    pub reverse: Option<DirectionWeights<B>>,
+}
+
+/// What a [`RecurrentStack`] is built from (the common config fields and the
+/// cell's gate count).
+pub(crate) struct StackShape {
+    pub(crate) gates: usize,
+    pub(crate) input_size: usize,
+    pub(crate) hidden_size: usize,
+    pub(crate) num_layers: usize,
+    pub(crate) bias: bool,
+    pub(crate) batch_first: bool,
+    pub(crate) dropout: f64,
+    pub(crate) bidirectional: bool,
+}
+
+/// The layers of a multi-layer, optionally bidirectional recurrent network
+/// and the options that say how to run them; the cell (RNN, LSTM, GRU) is
+/// supplied by the layer that owns the stack.
+#[derive(Module, Debug)]
+pub struct RecurrentStack<B: Backend> {
+    /// The layers, bottom first.
+    pub layers: Vec<RecurrentLayer<B>>,
+    dropout: Dropout,
+    input_size: usize,
+    hidden_size: usize,
+    batch_first: bool,
+}
+
+/// A recurrent cell: how one time step turns the projected input and the
+/// current state into the next state. `N` is the number of state tensors
+/// carried from step to step, `h` first (RNN and GRU: 1; LSTM: `h`, `c`).
+pub(crate) trait Cell<B: Backend, const N: usize> {
+    /// Gate blocks stacked in the weights' rows.
+    const GATES: usize;
+    /// Gate blocks of `b_hh` that can be added once to the input projection.
+    const FOLDED_HH_BIAS: usize;
+
+    /// One step: `gates_x` `[B, G·H]` is the input projection of this step,
+    /// `gates_h` `[B, G·H]` is `h · W_hhᵀ`, `hh_bias` the unfolded blocks of
+    /// `b_hh`; returns the next states, `h` first.
+    fn step(
+        &self,
+        gates_x: Tensor<B, 2>,
+        gates_h: Tensor<B, 2>,
+        hh_bias: Option<&Tensor<B, 1>>,
+        state: &[Tensor<B, 2>; N],
+    ) -> [Tensor<B, 2>; N];
+}
+
+impl<B: Backend> RecurrentStack<B> {
+    /// Builds the layers with PyTorch's initialisation.
+    pub(crate) fn new(shape: StackShape, device: &B::Device) -> Self {
+        let directions = if shape.bidirectional { 2 } else { 1 };
+        let layers = (0..shape.num_layers)
+            .map(|k| {
+                let input = if k == 0 { shape.input_size } else { directions * shape.hidden_size };
+                let weights = || DirectionWeights::new(shape.gates, input, shape.hidden_size, shape.bias, device);
+                RecurrentLayer { forward: weights(), reverse: shape.bidirectional.then(weights) }
+            })
+            .collect();
+        Self {
+            layers,
+            dropout: DropoutConfig::new(shape.dropout).init(),
+            input_size: shape.input_size,
+            hidden_size: shape.hidden_size,
+            batch_first: shape.batch_first,
+        }
+    }
+
+    /// 2 when the layers run in both directions, else 1.
+    pub fn directions(&self) -> usize {
+        if self.layers.first().is_some_and(|l| l.reverse.is_some()) { 2 } else { 1 }
+    }
+
+    /// Features of the hidden state.
+    pub fn hidden_size(&self) -> usize {
+        self.hidden_size
+    }
+
+    /// Runs `cell` over every layer and direction. `initial` holds the
+    /// cell's initial states, each `[layers · directions, B, H]`; zeros when
+    /// `None`. Returns the output and the final states in the same layout.
+    pub(crate) fn run<C: Cell<B, N>, const N: usize>(
+        &self,
+        cell: &C,
+        input: Tensor<B, 3>,
+        lengths: Option<&[usize]>,
+        initial: Option<[Tensor<B, 3>; N]>,
+    ) -> Result<(Tensor<B, 3>, [Tensor<B, 3>; N]), RecurrentError> {
+        let x = if self.batch_first { input.swap_dims(0, 1) } else { input };
+        let [steps, batch, features] = x.dims();
+        if features != self.input_size {
+            return Err(RecurrentError::InputSize { expected: self.input_size, actual: features });
+        }
+        if let Some(lengths) = lengths {
+            check_lengths(lengths, batch, steps)?;
+        }
+        let device = x.device();
+        let directions = self.directions();
+        let expected = [self.layers.len() * directions, batch, self.hidden_size];
+        let initial = match initial {
+            Some(states) => {
+                if let Some(bad) = states.iter().find(|s| s.dims() != expected) {
+                    return Err(RecurrentError::StateShape { expected, actual: bad.dims() });
+                }
+                states
+            }
+            None => std::array::from_fn(|_| Tensor::zeros(expected, &device)),
+        };
+        let masks = lengths.map(|lengths| step_masks::<B>(lengths, steps, self.hidden_size, &device));
+
+        let mut layer_input = x;
+        let mut finals: [Vec<Tensor<B, 2>>; N] = std::array::from_fn(|_| Vec::with_capacity(expected[0]));
+        for (k, layer) in self.layers.iter().enumerate() {
+            if k > 0 {
+                layer_input = self.dropout.forward(layer_input);
+            }
+            let mut outputs = Vec::with_capacity(directions);
+            let runs = std::iter::once((&layer.forward, false)).chain(layer.reverse.iter().map(|w| (w, true)));
+            for (d, (weights, reverse)) in runs.enumerate() {
+                let index = k * directions + d;
+                let state = initial.clone().map(|s| s.narrow(0, index, 1).reshape([batch, self.hidden_size]));
+                let (output, state) =
+                    run_direction(cell, weights, layer_input.clone(), state, masks.as_deref(), reverse);
+                outputs.push(output);
+                for (all, s) in finals.iter_mut().zip(state) {
+                    all.push(s);
+                }
+            }
+            layer_input = if outputs.len() == 1 { outputs.remove(0) } else { Tensor::cat(outputs, 2) };
+        }
+        let output = if self.batch_first { layer_input.swap_dims(0, 1) } else { layer_input };
+        Ok((output, finals.map(|states| Tensor::stack(states, 0))))
+    }
+}
+
+/// Runs one direction of one layer over `x` `[T, B, in]`, returning the
+/// output `[T, B, H]` and the final states `[B, H]`.
+fn run_direction<B: Backend, C: Cell<B, N>, const N: usize>(
+    cell: &C,
+    weights: &DirectionWeights<B>,
+    x: Tensor<B, 3>,
+    mut state: [Tensor<B, 2>; N],
+    masks: Option<&[StepMask<B>]>,
+    reverse: bool,
+) -> (Tensor<B, 3>, [Tensor<B, 2>; N]) {
+    let [steps, batch, _] = x.dims();
+    let rows = weights.weight_hh.dims()[0];
+    let hidden = rows / C::GATES;
+    let projected = weights.project_input(x, C::FOLDED_HH_BIAS * hidden);
+    let hh_bias = weights.hidden_bias_from(C::FOLDED_HH_BIAS * hidden);
+    let mut outputs: Vec<Option<Tensor<B, 3>>> = vec![None; steps];
+    for step in 0..steps {
+        let t = if reverse { steps - 1 - step } else { step };
+        let gates_x = projected.clone().narrow(0, t, 1).reshape([batch, rows]);
+        let gates_h = weights.project_hidden(state[0].clone());
+        let next = cell.step(gates_x, gates_h, hh_bias.as_ref(), &state);
+        let out = match masks {
+            // Inside a sample's length the state advances; in its padding it
+            // stays as it was, so the reverse direction effectively starts at
+            // the sample's own last step and the final state is taken there.
+            Some(masks) => {
+                let StepMask { keep, scale } = &masks[t];
+                let out = next[0].clone() * scale.clone();
+                state = std::array::from_fn(|i| state[i].clone().mask_where(keep.clone(), next[i].clone()));
+                out
+            }
+            None => {
+                state = next;
+                state[0].clone()
+            }
+        };
+        outputs[t] = Some(out.unsqueeze_dim(0));
+    }
+    (Tensor::cat(outputs.into_iter().flatten().collect(), 0), state)
 }
 
 /// Which samples are inside their length at one time step, `[B, H]`.
 #[derive(Debug, Clone)]
-pub(crate) struct StepMask<B: Backend> {
+struct StepMask<B: Backend> {
     /// True inside the sample's length: its state advances.
-    pub(crate) keep: Tensor<B, 2, Bool>,
+    keep: Tensor<B, 2, Bool>,
     /// 1 inside the sample's length, 0 in its padding: scales the output.
-    pub(crate) scale: Tensor<B, 2>,
+    scale: Tensor<B, 2>,
 }
 
 /// The masks of every step of a variable-length batch, built once per forward.
-pub(crate) fn step_masks<B: Backend>(
-    lengths: &[usize],
-    steps: usize,
-    hidden: usize,
-    device: &B::Device,
-) -> Vec<StepMask<B>> {
+fn step_masks<B: Backend>(lengths: &[usize], steps: usize, hidden: usize, device: &B::Device) -> Vec<StepMask<B>> {
     let batch = lengths.len();
     let values: Vec<f32> = (0..steps)
         .flat_map(|t| lengths.iter().flat_map(move |&len| std::iter::repeat_n(if t < len { 1.0 } else { 0.0 }, hidden)))
@@ -123,9 +373,116 @@ pub enum RecurrentError {
 }
 
 /// Checks `lengths` against the batch and step counts.
-pub(crate) fn check_lengths(lengths: &[usize], batch: usize, steps: usize) -> Result<(), RecurrentError> {
+fn check_lengths(lengths: &[usize], batch: usize, steps: usize) -> Result<(), RecurrentError> {
     if lengths.len() != batch || lengths.iter().any(|&l| l == 0 || l > steps) {
         return Err(RecurrentError::Lengths { batch, steps, lengths: lengths.to_vec() });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gru::GruCell;
+    use crate::lstm::LstmCell;
+    use crate::rnn::RnnNonlinearity;
+    use burn::backend::NdArray;
+    use proptest::prelude::*;
+
+    type B = NdArray<f32>;
+
+    fn values<const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+        t.into_data().to_vec().expect("floats")
+    }
+
+    /// A batch-first input `[batch, steps, features]` of seeded values.
+    fn input(seed: u64, batch: usize, steps: usize, features: usize) -> Tensor<B, 3> {
+        let n = batch * steps * features;
+        let data: Vec<f32> = (0..n).map(|i| ((i as u64 * 2654435761 + seed) % 1000) as f32 / 500.0 - 1.0).collect();
+        Tensor::from_data(TensorData::new(data, [batch, steps, features]), &Default::default())
+    }
+
+    fn stack<C: Cell<B, N>, const N: usize>(layers: usize, bidirectional: bool) -> RecurrentStack<B> {
+        let shape = StackShape {
+            gates: C::GATES,
+            input_size: 3,
+            hidden_size: 4,
+            num_layers: layers,
+            bias: true,
+            batch_first: true,
+            dropout: 0.0,
+            bidirectional,
+        };
+        RecurrentStack::new(shape, &Default::default())
+    }
+
+    fn full_lengths_equal_no_lengths<C: Cell<B, N>, const N: usize>(
+        cell: &C,
+        layers: usize,
+        bidirectional: bool,
+        batch: usize,
+        steps: usize,
+        seed: u64,
+    ) -> Result<(), TestCaseError> {
+        let stack = stack::<C, N>(layers, bidirectional);
+        let x = input(seed, batch, steps, 3);
+        let (a, sa) = stack.run(cell, x.clone(), None, None).expect("valid");
+        let (b, sb) = stack.run(cell, x, Some(&vec![steps; batch]), None).expect("valid");
+        prop_assert_eq!(values(a), values(b));
+        for (sa, sb) in sa.into_iter().zip(sb) {
+            prop_assert_eq!(values(sa), values(sb));
+        }
+        Ok(())
+    }
+
+    fn padding_is_ignored<C: Cell<B, N>, const N: usize>(
+        cell: &C,
+        layers: usize,
+        bidirectional: bool,
+        steps: usize,
+        cut: usize,
+        seed: u64,
+    ) -> Result<(), TestCaseError> {
+        let stack = stack::<C, N>(layers, bidirectional);
+        // The sample alone, only its real steps...
+        let real = input(seed, 1, cut, 3);
+        let (alone, alone_state) = stack.run(cell, real.clone(), None, None).expect("valid");
+        // ...and padded with arbitrary values past its length.
+        let padded = Tensor::cat(vec![real, input(seed ^ 0xFF, 1, steps - cut, 3)], 1);
+        let (out, state) = stack.run(cell, padded, Some(&[cut]), None).expect("valid");
+        let close = |a: Vec<f32>, b: Vec<f32>| a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 1e-6);
+        let out = values(out);
+        let width = out.len() / steps;
+        prop_assert!(close(out[..cut * width].to_vec(), values(alone)));
+        prop_assert!(out[cut * width..].iter().all(|&v| v == 0.0), "padding output must be zero");
+        for (s, a) in state.into_iter().zip(alone_state) {
+            prop_assert!(close(values(s), values(a)));
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+        #[test]
+        fn full_lengths_equal_no_lengths_for_every_cell(
+            layers in 1usize..=2, bidirectional: bool, batch in 1usize..=4, steps in 1usize..=6, seed: u64,
+        ) {
+            full_lengths_equal_no_lengths(&RnnNonlinearity::Tanh, layers, bidirectional, batch, steps, seed)?;
+            full_lengths_equal_no_lengths(&RnnNonlinearity::Relu, layers, bidirectional, batch, steps, seed)?;
+            full_lengths_equal_no_lengths(&LstmCell, layers, bidirectional, batch, steps, seed)?;
+            full_lengths_equal_no_lengths(&GruCell, layers, bidirectional, batch, steps, seed)?;
+        }
+
+        #[test]
+        fn a_sample_does_not_depend_on_its_padding_for_every_cell(
+            layers in 1usize..=2, bidirectional: bool, steps in 2usize..=6, cut in 1usize..=5, seed: u64,
+        ) {
+            prop_assume!(cut < steps);
+            padding_is_ignored(&RnnNonlinearity::Tanh, layers, bidirectional, steps, cut, seed)?;
+            padding_is_ignored(&RnnNonlinearity::Relu, layers, bidirectional, steps, cut, seed)?;
+            padding_is_ignored(&LstmCell, layers, bidirectional, steps, cut, seed)?;
+            padding_is_ignored(&GruCell, layers, bidirectional, steps, cut, seed)?;
+        }
+    }
 }

@@ -1,4 +1,6 @@
-//! ndarray and libtorch must agree on the CNN layers' outputs and gradients.
+//! ndarray and libtorch must agree on the layers' outputs and gradients: the
+//! CNN blocks, and `Rnn`, `Lstm` and `Gru` with random layer counts,
+//! directions, sizes and lengths.
 //!
 //! Tolerance: `1e-5 · max(1, max|reference|)` per tensor (see
 //! `kindling_backend::parity::assert_close`). Both backends compute in f32
@@ -6,7 +8,9 @@
 //! Measured: the largest difference over these properties was 4.8e-7 at
 //! scale 3.3 (a conv2d input gradient), a few ε of the tensor's scale, so
 //! 1e-5 leaves a 20× margin while any semantic difference (padding, stride,
-//! layout) shows up at order one.
+//! layout) shows up at order one. The recurrent layers stay within the same
+//! bound: their gates squash values into (−1, 1) at every step, so errors do
+//! not grow with the sequence length.
 #![cfg(feature = "tch")]
 
 use burn::module::Param;
@@ -14,7 +18,10 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
 use kindling_backend::parity::{assert_close, seeded_floats, twin_modules};
 use kindling_backend::{NdArrayAutodiff, TchAutodiff};
-use kindling_layers::{Conv2d, Conv2dConfig, Linear, LinearConfig, Lstm, LstmConfig, MaxPool2dConfig, padding};
+use kindling_layers::{
+    Conv2d, Conv2dConfig, Gru, GruConfig, Linear, LinearConfig, Lstm, LstmConfig, MaxPool2dConfig, RecurrentStack, Rnn,
+    RnnConfig, RnnNonlinearity, padding,
+};
 use proptest::prelude::*;
 
 const TOLERANCE: f32 = 1e-5;
@@ -80,9 +87,9 @@ fn assert_passes_agree(what: &str, tch: Pass, ndarray: Pass) {
     }
 }
 
-fn lstm_grads<B: AutodiffBackend>(lstm: &Lstm<B>, grads: &B::Gradients) -> Vec<(&'static str, TensorData)> {
+fn stack_grads<B: AutodiffBackend>(stack: &RecurrentStack<B>, grads: &B::Gradients) -> Vec<(&'static str, TensorData)> {
     let mut g = Vec::new();
-    for layer in &lstm.layers {
+    for layer in &stack.layers {
         for w in std::iter::once(&layer.forward).chain(layer.reverse.as_ref()) {
             g.push(grad_of("weight_ih", &w.weight_ih, grads));
             g.push(grad_of("weight_hh", &w.weight_hh, grads));
@@ -94,12 +101,117 @@ fn lstm_grads<B: AutodiffBackend>(lstm: &Lstm<B>, grads: &B::Gradients) -> Vec<(
     g
 }
 
-/// The batch-first LSTM's output and final states, flattened per sample into
-/// `[B, everything]`, so one comparison and one upstream gradient cover all.
-fn lstm_outputs<B: AutodiffBackend>(lstm: &Lstm<B>, x: Tensor<B, 3>, lengths: &[usize]) -> Tensor<B, 2> {
-    let (out, state) = lstm.forward(x, Some(lengths), None).expect("valid input");
-    let states = Tensor::cat(vec![state.hidden, state.cell], 0).swap_dims(0, 1).flatten::<2>(1, 2);
+/// A batch-first recurrent layer's output and final states, flattened per
+/// sample into `[B, everything]`, so one comparison and one upstream
+/// gradient cover all.
+fn flat_outputs<B: AutodiffBackend>(out: Tensor<B, 3>, states: Vec<Tensor<B, 3>>) -> Tensor<B, 2> {
+    let states = Tensor::cat(states, 0).swap_dims(0, 1).flatten::<2>(1, 2);
     Tensor::cat(vec![out.flatten::<2>(1, 2), states], 1)
+}
+
+/// Random options of one recurrent-layer case.
+#[derive(Clone, Debug)]
+struct RecurrentCase {
+    layers: usize,
+    bidirectional: bool,
+    batch: usize,
+    steps: usize,
+    input: usize,
+    hidden: usize,
+    bias: bool,
+    seed: u64,
+    lengths: Vec<usize>,
+}
+
+/// What the properties need of `Rnn`, `Lstm` and `Gru` alike.
+trait Recurrent<B: AutodiffBackend> {
+    fn stack(&self) -> &RecurrentStack<B>;
+    /// Output and final states of a run with `lengths`, flattened per sample.
+    fn run(&self, x: Tensor<B, 3>, lengths: &[usize]) -> Tensor<B, 2>;
+}
+
+impl<B: AutodiffBackend> Recurrent<B> for Rnn<B> {
+    fn stack(&self) -> &RecurrentStack<B> {
+        &self.stack
+    }
+    fn run(&self, x: Tensor<B, 3>, lengths: &[usize]) -> Tensor<B, 2> {
+        let (out, h_n) = self.forward(x, Some(lengths), None).expect("valid input");
+        flat_outputs(out, vec![h_n])
+    }
+}
+
+impl<B: AutodiffBackend> Recurrent<B> for Lstm<B> {
+    fn stack(&self) -> &RecurrentStack<B> {
+        &self.stack
+    }
+    fn run(&self, x: Tensor<B, 3>, lengths: &[usize]) -> Tensor<B, 2> {
+        let (out, state) = self.forward(x, Some(lengths), None).expect("valid input");
+        flat_outputs(out, vec![state.hidden, state.cell])
+    }
+}
+
+impl<B: AutodiffBackend> Recurrent<B> for Gru<B> {
+    fn stack(&self) -> &RecurrentStack<B> {
+        &self.stack
+    }
+    fn run(&self, x: Tensor<B, 3>, lengths: &[usize]) -> Tensor<B, 2> {
+        let (out, h_n) = self.forward(x, Some(lengths), None).expect("valid input");
+        flat_outputs(out, vec![h_n])
+    }
+}
+
+/// Runs forward and backward on both backends (the twins hold identical
+/// parameters) and compares outputs, final states and gradients.
+fn compare_recurrent<N: Recurrent<NdArrayAutodiff>, T: Recurrent<TchAutodiff>>(
+    what: &str,
+    nd: N,
+    tch: T,
+    c: &RecurrentCase,
+) {
+    let shape = [c.batch, c.steps, c.input];
+    let x = seeded_floats(c.seed, shape.iter().product());
+    let run_nd = |x| nd.run(x, &c.lengths);
+    let run_tch = |x| tch.run(x, &c.lengths);
+    let nd_pass = pass(x.clone(), shape, c.seed ^ 1, &Default::default(), run_nd, |g| stack_grads(nd.stack(), g));
+    let tch_pass = pass(x, shape, c.seed ^ 1, &Default::default(), run_tch, |g| stack_grads(tch.stack(), g));
+    assert_passes_agree(what, tch_pass, nd_pass);
+}
+
+/// The same layer on both backends with bit-identical parameters.
+macro_rules! twins {
+    ($config:expr, $case:expr) => {{
+        let config = $config
+            .with_num_layers($case.layers)
+            .with_bidirectional($case.bidirectional)
+            .with_bias($case.bias)
+            .with_batch_first(true);
+        let (nd_device, tch_device) = (Default::default(), Default::default());
+        twin_modules::<NdArrayAutodiff, TchAutodiff, _, _>(
+            config.init(&nd_device),
+            &nd_device,
+            config.init(&tch_device),
+            &tch_device,
+        )
+    }};
+}
+
+fn recurrent_case() -> impl Strategy<Value = RecurrentCase> {
+    (
+        (1usize..=3, any::<bool>(), 1usize..=8, 1usize..=20),
+        (1usize..=32, 1usize..=32, any::<bool>(), any::<u64>()),
+        prop::collection::vec(any::<usize>(), 8),
+    )
+        .prop_map(|((layers, bidirectional, batch, steps), (input, hidden, bias, seed), raw)| RecurrentCase {
+            layers,
+            bidirectional,
+            batch,
+            steps,
+            input,
+            hidden,
+            bias,
+            seed,
+            lengths: raw.iter().take(batch).map(|l| 1 + l % steps).collect(),
+        })
 }
 
 proptest! {
@@ -148,21 +260,21 @@ proptest! {
     }
 
     #[test]
-    fn lstm_agrees(
-        layers in 1usize..=3, bidirectional: bool, batch in 1usize..=8, steps in 1usize..=20,
-        input in 1usize..=32, hidden in 1usize..=32, bias: bool, seed: u64, raw_lengths in prop::collection::vec(any::<usize>(), 8),
-    ) {
-        let lengths: Vec<usize> = raw_lengths.iter().take(batch).map(|l| 1 + l % steps).collect();
-        let nd_device = Default::default();
-        let tch_device = Default::default();
-        let config = LstmConfig::new(input, hidden).with_num_layers(layers).with_bidirectional(bidirectional)
-            .with_bias(bias).with_batch_first(true);
-        let (nd_lstm, tch_lstm) =
-            twin_modules::<NdArrayAutodiff, TchAutodiff, _, _>(config.init(&nd_device), &nd_device, config.init(&tch_device), &tch_device);
-        let shape = [batch, steps, input];
-        let x = seeded_floats(seed, shape.iter().product());
-        let nd = pass(x.clone(), shape, seed ^ 1, &nd_device, |x| lstm_outputs(&nd_lstm, x, &lengths), |g| lstm_grads(&nd_lstm, g));
-        let tch = pass(x, shape, seed ^ 1, &tch_device, |x| lstm_outputs(&tch_lstm, x, &lengths), |g| lstm_grads(&tch_lstm, g));
-        assert_passes_agree("lstm", tch, nd);
+    fn rnn_agrees(case in recurrent_case(), relu: bool) {
+        let nonlinearity = if relu { RnnNonlinearity::Relu } else { RnnNonlinearity::Tanh };
+        let (nd, tch) = twins!(RnnConfig::new(case.input, case.hidden).with_nonlinearity(nonlinearity), case);
+        compare_recurrent(&format!("rnn ({nonlinearity:?})"), nd, tch, &case);
+    }
+
+    #[test]
+    fn lstm_agrees(case in recurrent_case()) {
+        let (nd, tch) = twins!(LstmConfig::new(case.input, case.hidden), case);
+        compare_recurrent("lstm", nd, tch, &case);
+    }
+
+    #[test]
+    fn gru_agrees(case in recurrent_case()) {
+        let (nd, tch) = twins!(GruConfig::new(case.input, case.hidden), case);
+        compare_recurrent("gru", nd, tch, &case);
     }
 }
