@@ -34,10 +34,21 @@
 
 mod batcher;
 pub mod cifar10;
+pub mod corpus;
 mod error;
+mod length_buckets;
+mod sentiment_batcher;
+pub mod text_file;
+mod tokenizer;
 mod transform;
+mod vocabulary;
 
 pub use batcher::{Cifar10Batcher, ImageBatch};
 pub use cifar10::{Cifar10Dataset, Cifar10Item, Cifar10Split};
+pub use corpus::{CorpusFormat, SentimentCorpus, SentimentExample};
 pub use error::DataError;
+pub use length_buckets::{LengthBuckets, POOL_BATCHES, bucket_indices};
+pub use sentiment_batcher::{SentimentBatch, SentimentBatcher, SentimentItem};
+pub use tokenizer::{EnglishWordTokenizer, SyllableTokenizer, Tokenizer, TokenizerKind, WORD_START};
 pub use transform::{Augmentation, Normalization, mix_seed};
+pub use vocabulary::{PAD, PAD_ID, UNK, UNK_ID, Vocabulary, VocabularySettings};

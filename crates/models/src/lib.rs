@@ -21,8 +21,12 @@
 //! assert_eq!(logits.dims(), [8, 10]);
 //! ```
 
+mod sentiment_classifier;
 mod simple_cnn;
 #[cfg(feature = "train")]
 mod train_step;
 
+pub use sentiment_classifier::{
+    Pooling, RecurrentCell, SentimentClassifier, SentimentClassifierConfig, SequenceEncoder,
+};
 pub use simple_cnn::{SimpleCnn, SimpleCnnConfig};

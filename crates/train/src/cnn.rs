@@ -1,6 +1,5 @@
 //! Training and evaluating `SimpleCnn` on CIFAR-10.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,20 +7,16 @@ use std::time::Instant;
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
-use burn::module::Module;
-use burn::optim::lr_scheduler::LrScheduler;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, Optimizer, SgdConfig};
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::train::metric::{AccuracyMetric, LossMetric};
-use burn::train::{Learner, SupervisedTraining};
 use kindling_data::{Cifar10Batcher, Cifar10Dataset, Cifar10Split, ImageBatch, Normalization, mix_seed};
 use kindling_models::SimpleCnn;
 use serde::{Deserialize, Serialize};
 
 use crate::AtomicFileRecorder;
-use crate::renderer::PlainRenderer;
+use crate::supervised::{Fit, launch, load_model, prepare_run_dir, resume_point, save_model, stored_config};
 use crate::{CnnTrainingConfig, Evaluation, OptimizerSettings, RunDir, TrainError};
 
 /// The recorder of every model and checkpoint: named MessagePack with full
@@ -88,7 +83,7 @@ pub fn train_simple_cnn<B: AutodiffBackend>(
     let (mean, std) = train.channel_stats();
     config.normalization = Some(Normalization::new(mean, std));
 
-    prepare_run_dir(&run, &config, request.resume)?;
+    prepare_run_dir(&run, &config, request.resume, &["normalization"])?;
     run.write_json(&run.config_path(), &config)?;
 
     B::seed(&device, config.seed);
@@ -128,71 +123,11 @@ pub fn train_simple_cnn<B: AutodiffBackend>(
     Ok(report)
 }
 
-/// Checks the run directory: a fresh run needs an unused directory; a resumed
-/// one needs the same settings as the stored run.
-fn prepare_run_dir(run: &RunDir, config: &CnnTrainingConfig, resume: bool) -> Result<(), TrainError> {
-    if run.has_run() {
-        if !resume {
-            return Err(TrainError::RunExists { path: run.root().to_path_buf() });
-        }
-        let stored: CnnTrainingConfig = run.read_json(&run.config_path(), "run configuration")?;
-        let differences = config_differences(&stored, config);
-        if !differences.is_empty() {
-            return Err(TrainError::ConfigMismatch { path: run.root().to_path_buf(), differences });
-        }
-    }
-    run.prepare()
-}
-
-/// The newest epoch whose model, optimiser and scheduler records all load.
-/// burn-train panics on an unreadable checkpoint, so each candidate is loaded
-/// here first, with the real record types, and a broken one is skipped.
-fn newest_intact_checkpoint<B, O>(run: &RunDir, device: &B::Device, notify: &mut dyn FnMut(&str)) -> Option<usize>
-where
-    B: AutodiffBackend,
-    O: Optimizer<SimpleCnn<B>, B>,
-{
-    let recorder = ModelRecorder::default();
-    for epoch in run.complete_checkpoints() {
-        let check = |part: &str| -> Result<(), String> {
-            let stem = run.checkpoint_stem(part, epoch);
-            let loaded = match part {
-                "model" => Recorder::<B>::load::<<SimpleCnn<B> as Module<B>>::Record>(&recorder, stem.clone(), device)
-                    .map(drop),
-                "optim" => Recorder::<B>::load::<O::Record>(&recorder, stem.clone(), device).map(drop),
-                _ => Recorder::<B>::load::<<f64 as LrScheduler>::Record<B>>(&recorder, stem.clone(), device).map(drop),
-            };
-            loaded.map_err(|e| format!("{}.mpk: {e}", stem.display()))
-        };
-        match ["model", "optim", "scheduler"].into_iter().try_for_each(check) {
-            Ok(()) => return Some(epoch),
-            Err(e) => notify(&format!("skipping the checkpoint of epoch {epoch}: {e}")),
-        }
-    }
-    notify("no intact checkpoint to resume from: starting at epoch 1");
-    None
-}
-
-/// Lists the settings whose values differ, ignoring the normalisation (it is
-/// recomputed from the same data).
-fn config_differences(stored: &CnnTrainingConfig, requested: &CnnTrainingConfig) -> String {
-    let to_map =
-        |c: &CnnTrainingConfig| match serde_json::to_value(CnnTrainingConfig { normalization: None, ..c.clone() }) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => serde_json::Map::new(),
-        };
-    let (a, b) = (to_map(stored), to_map(requested));
-    a.iter()
-        .filter(|(key, value)| b.get(*key) != Some(*value))
-        .map(|(key, value)| format!("{key}: {value} before, {} now", b.get(key).unwrap_or(&serde_json::Value::Null)))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
+/// Builds the loaders and trains with `optimizer`.
 #[allow(clippy::too_many_arguments)] // one private call site per optimiser
 fn fit<B, O>(
     model: SimpleCnn<B>,
-    optim: O,
+    optimizer: O,
     config: &CnnTrainingConfig,
     run: &RunDir,
     train: Cifar10Dataset,
@@ -205,10 +140,7 @@ where
     B: AutodiffBackend,
     O: Optimizer<SimpleCnn<B>, B> + 'static,
 {
-    let start_epoch = if resume { newest_intact_checkpoint::<B, O>(run, device, notify) } else { None };
-    if let Some(epoch) = start_epoch {
-        notify(&format!("resuming {} after epoch {epoch} of {}", run.root().display(), config.epochs));
-    }
+    let start_epoch = resume_point::<B, SimpleCnn<B>, O>(run, resume, device, notify);
     let normalization = config.normalization.expect("set before fitting");
     let done_epochs = start_epoch.unwrap_or(0) as u64;
     let batches_per_epoch = train.len().div_ceil(config.batch_size) as u64;
@@ -228,26 +160,8 @@ where
         .num_workers(1)
         .set_device(device.clone())
         .build(test);
-
-    let mut training = SupervisedTraining::new(run.root(), train_loader, valid_loader)
-        .metrics((AccuracyMetric::new(), LossMetric::new()))
-        .with_file_checkpointer(ModelRecorder::default())
-        .num_epochs(config.epochs);
-    if let Some(epoch) = start_epoch {
-        training = training.checkpoint(epoch);
-    }
-    if !std::io::stdout().is_terminal() {
-        training = training.renderer(PlainRenderer::new());
-    }
-    let learner = Learner::new(model, optim, config.learning_rate);
-    (training.launch(learner).model, start_epoch)
-}
-
-fn save_model<B: Backend>(run: &RunDir, model: &SimpleCnn<B>) -> Result<(), TrainError> {
-    model
-        .clone()
-        .save_file(run.model_stem(), &ModelRecorder::default())
-        .map_err(|e| TrainError::BadRecord { path: run.model_stem().with_extension("mpk"), message: e.to_string() })
+    let fit = Fit { model, optimizer, learning_rate: config.learning_rate, epochs: config.epochs, start_epoch };
+    (launch(run, fit, train_loader, valid_loader), start_epoch)
 }
 
 /// Classifies every image of `data` and tallies the results.
@@ -278,26 +192,8 @@ pub fn load_simple_cnn<B: Backend>(
     device: &B::Device,
 ) -> Result<(SimpleCnn<B>, CnnTrainingConfig), TrainError> {
     let run = RunDir::new(run_dir);
-    if !run.has_run() {
-        return Err(TrainError::Io {
-            action: "no training run in",
-            path: run.root().to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "config.json is missing"),
-        });
-    }
-    let config: CnnTrainingConfig = run.read_json(&run.config_path(), "run configuration")?;
-    let path = run.model_stem().with_extension("mpk");
-    if !path.exists() {
-        return Err(TrainError::BadRecord {
-            path,
-            message: "the run has no final model yet (it did not finish); resume it with --resume".into(),
-        });
-    }
-    let model = config
-        .model
-        .init::<B>(device)
-        .load_file(run.model_stem(), &ModelRecorder::default(), device)
-        .map_err(|e| TrainError::BadRecord { path, message: e.to_string() })?;
+    let config: CnnTrainingConfig = stored_config(&run)?;
+    let model = load_model(&run, config.model.init::<B>(device), device)?;
     Ok((model, config))
 }
 

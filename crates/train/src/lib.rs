@@ -36,6 +36,9 @@ mod error;
 mod evaluation;
 mod renderer;
 mod run_dir;
+mod sentiment;
+mod sentiment_config;
+mod supervised;
 
 pub use atomic_recorder::AtomicFileRecorder;
 pub use cnn::{
@@ -47,3 +50,8 @@ pub use error::TrainError;
 pub use evaluation::Evaluation;
 pub use renderer::PlainRenderer;
 pub use run_dir::{RunDir, write_atomic};
+pub use sentiment::{
+    DocumentCounts, Prediction, SENTIMENT_CLASSES, SentimentPredictor, SentimentReport, SentimentTrainingRequest,
+    evaluate_sentiment, evaluate_sentiment_run, split_validation, train_sentiment, vocabulary_path,
+};
+pub use sentiment_config::SentimentTrainingConfig;
