@@ -2,7 +2,10 @@
 //!
 //! - `train [MODEL] [OPTIONS]` builds `kindling` in release mode and trains
 //!   (`cnn` on the shipped CIFAR-10 subset when no arguments are given).
+//!   `train lstm [OPTIONS]` trains the sentiment classifier (the shipped UCI
+//!   sentences by default).
 //! - `eval --run DIR [OPTIONS]` evaluates a finished run.
+//! - `predict --run DIR [TEXT …]` classifies texts with a sentiment run.
 //! - `bench` measures Kindling against PyTorch and burn on this machine.
 //! - `libtorch` installs (or finds) libtorch and prints its environment.
 //! - `test` runs every check CI runs: fmt, clippy, and all tests on ndarray
@@ -32,7 +35,8 @@ struct Xtask {
 enum Task {
     /// Build `kindling` in release mode and train (default: `cnn` on datasets/cifar-10-subset).
     ///
-    /// Every argument is passed to `kindling train`; see `cargo xtask train cnn --help`.
+    /// Every argument is passed to `kindling train`; see `cargo xtask train cnn --help`
+    /// and `cargo xtask train lstm --help`.
     Train {
         /// Model and options for `kindling train`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -41,6 +45,12 @@ enum Task {
     /// Build `kindling` in release mode and evaluate a run (`kindling eval`).
     Eval {
         /// Options for `kindling eval`, e.g. `--run runs/cnn-… --data DIR`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    /// Build `kindling` in release mode and classify texts with a sentiment run (`kindling predict`).
+    Predict {
+        /// Options and texts for `kindling predict`, e.g. `--run runs/lstm-… "a fine film"`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
@@ -68,6 +78,7 @@ fn main() -> ExitCode {
             run_kindling("train", args)
         }
         Task::Eval { args } => run_kindling("eval", args),
+        Task::Predict { args } => run_kindling("predict", args),
         Task::Bench(args) => bench::run(&args),
         Task::Libtorch => libtorch::ensure(true).map(|env| env.print()),
         Task::Test { no_tch } => test(!no_tch),

@@ -236,3 +236,119 @@ fn resume_with_different_settings_is_refused() {
         .arg(&run_dir));
     assert_clean_failure(&output, &["different settings", "learning_rate"]);
 }
+
+/// An IMDB directory whose training file is `train` and whose test file is
+/// the shipped sample's.
+fn imdb_dir_with_train(train: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("train.tsv"), train).expect("write");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/imdb-sample/test.tsv.gz");
+    std::fs::copy(sample, dir.path().join("test.tsv.gz")).expect("copy");
+    dir
+}
+
+fn train_imdb_on(train: &[u8]) -> Output {
+    let data = imdb_dir_with_train(train);
+    let out = tempfile::tempdir().expect("tempdir");
+    run(kindling()
+        .args(["train", "lstm", "--corpus", "imdb", "--epochs", "1", "--hidden", "8", "--embed", "8", "--data"])
+        .arg(data.path())
+        .arg("--out")
+        .arg(out.path().join("run")))
+}
+
+#[test]
+fn bad_corpus_rows_name_file_and_line() {
+    let header = "id\trating\tlabel\ttext\n";
+    let cases: [(Vec<u8>, &[&str]); 4] = [
+        (Vec::new(), &["train.tsv", "holds no records"]),
+        (
+            format!("{header}0\t9\t1\tfine\n1\t8\t1\n").into_bytes(),
+            &["train.tsv, line 3", "expected 4 TAB-separated fields"],
+        ),
+        (
+            format!("{header}0\t9\t1\tfine\n1\t8\t7\tseven\n").into_bytes(),
+            &["train.tsv, line 3", "label must be 0 or 1"],
+        ),
+        ([header.as_bytes(), b"0\t9\t1\tbad \xc3\x28 byte\n"].concat(), &["train.tsv, line 2", "not valid UTF-8"]),
+    ];
+    for (content, expected) in cases {
+        assert_clean_failure(&train_imdb_on(&content), expected);
+    }
+}
+
+#[test]
+fn a_one_megabyte_review_is_read_and_cut_to_max_len() {
+    let mut content = String::from("id\trating\tlabel\ttext\n");
+    for i in 0..40 {
+        let (rating, label) = if i % 2 == 0 { (9, 1) } else { (2, 0) };
+        content.push_str(&format!("{i}\t{rating}\t{label}\tfine film number {i}\n"));
+    }
+    content.push_str(&format!("40\t10\t1\t{}\n", "wonderful ".repeat(100_000)));
+    let output = train_imdb_on(content.as_bytes());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("test accuracy:"));
+}
+
+#[test]
+fn sentiment_run_trains_evaluates_and_predicts() {
+    for backend in backends() {
+        let out = tempfile::tempdir().expect("tempdir");
+        let run_dir = out.path().join("run");
+        let output = run(kindling()
+            .args(["train", "lstm", "--epochs", "1", "--train-limit", "400", "--bidirectional", "--backend", backend])
+            .arg("--out")
+            .arg(&run_dir));
+        let stdout = text(&output.stdout);
+        assert!(output.status.success(), "{backend}: {stdout}\n{}", text(&output.stderr));
+        for file in ["config.json", "vocabulary.json", "model.mpk", "report.json", "checkpoint/model-1.mpk"] {
+            assert!(run_dir.join(file).exists(), "{backend}: {file} missing");
+        }
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run_dir.join("report.json")).expect("report")).expect("json");
+        assert_eq!(report["test"]["samples"], 600, "the UCI test split is every fifth line");
+        let accuracy = report["test"]["accuracy"].as_f64().expect("accuracy");
+
+        let output = run(kindling().args(["eval", "--backend", backend, "--run"]).arg(&run_dir));
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        assert!(text(&output.stdout).contains(&format!("{:.2} %", accuracy * 100.0)), "{}", text(&output.stdout));
+
+        let output = run(kindling()
+            .args(["predict", "--backend", backend, "--run"])
+            .arg(&run_dir)
+            .args(["Great phone, works perfectly.", "Terrible. It broke after a day."]));
+        let stdout = text(&output.stdout);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 2, "{stdout}");
+        for line in lines {
+            let fields: Vec<&str> = line.split('\t').collect();
+            assert!(["negative", "positive"].contains(&fields[0]), "{line}");
+            let p: f64 = fields[1].parse().expect("probability");
+            assert!((0.5..=1.0).contains(&p), "{line}");
+        }
+
+        // Standard input, one text per line.
+        let mut child = kindling()
+            .args(["predict", "--backend", backend, "--run"])
+            .arg(&run_dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starts");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"good\nbad\nokay\n").expect("write");
+        let output = child.wait_with_output().expect("finishes");
+        assert!(output.status.success());
+        assert_eq!(text(&output.stdout).lines().count(), 3);
+    }
+}
+
+#[test]
+fn predict_on_a_missing_run_and_lstm_without_data_are_clear_errors() {
+    let output = run(kindling().args(["predict", "--run", "/no/such/run", "text"]));
+    assert_clean_failure(&output, &["/no/such/run"]);
+    let output = run(kindling().args(["train", "lstm", "--corpus", "nsmc"]));
+    assert_clean_failure(&output, &["--corpus nsmc needs --data"]);
+    let output = run(kindling().args(["train", "lstm", "--max-len", "0", "--out", "/tmp/kindling-never-written"]));
+    assert_clean_failure(&output, &["max-len", "at least 1"]);
+}

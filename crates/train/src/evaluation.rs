@@ -56,7 +56,7 @@ impl Evaluation {
     /// confusion matrix (rows = true class, columns = predicted class).
     pub fn to_table(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "test accuracy: {:.2} % ({} images)", self.accuracy * 100.0, self.samples);
+        let _ = writeln!(s, "test accuracy: {:.2} % ({} samples)", self.accuracy * 100.0, self.samples);
         let _ = writeln!(s, "\nper-class accuracy:");
         for (name, acc) in self.class_names.iter().zip(&self.per_class_accuracy) {
             match acc {

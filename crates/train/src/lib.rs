@@ -34,6 +34,7 @@ mod cnn;
 mod config;
 mod error;
 mod evaluation;
+mod grad_clipping;
 mod renderer;
 mod run_dir;
 mod sentiment;
@@ -48,6 +49,7 @@ pub use cnn::{
 pub use config::{CnnTrainingConfig, OptimizerSettings};
 pub use error::TrainError;
 pub use evaluation::Evaluation;
+pub use grad_clipping::GlobalNormClipping;
 pub use renderer::PlainRenderer;
 pub use run_dir::{RunDir, write_atomic};
 pub use sentiment::{

@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataloader::batcher::Batcher;
-use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, Optimizer, SgdConfig};
 use burn::tensor::activation::softmax;
@@ -21,6 +20,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use crate::GlobalNormClipping;
 use crate::supervised::{Fit, launch, load_model, prepare_run_dir, resume_point, save_model, stored_config};
 use crate::{Evaluation, OptimizerSettings, RunDir, SentimentTrainingConfig, TrainError};
 
@@ -145,16 +145,16 @@ pub fn train_sentiment<B: AutodiffBackend>(
     let model = config.model.init::<B>(&device);
     let documents = DocumentCounts { train: items.len(), validation: validation.len(), test: test.len() };
     let started = Instant::now();
-    let clip = config.grad_clip_norm.map(GradientClippingConfig::Norm);
+    let clip = config.grad_clip_norm;
     let (items, validation) = (Arc::new(items), Arc::new(validation));
     let (model, start_epoch) = match config.optimizer {
         OptimizerSettings::Adam => {
-            let optim = AdamConfig::new().with_epsilon(1e-8).with_grad_clipping(clip).init();
+            let optim = GlobalNormClipping::new(AdamConfig::new().with_epsilon(1e-8).init(), clip);
             fit(model, optim, &config, &run, items, validation, request.resume, &device, notify)
         }
         OptimizerSettings::Sgd { momentum } => {
             let momentum = (momentum > 0.0).then(|| MomentumConfig::new().with_momentum(momentum).with_dampening(0.0));
-            let optim = SgdConfig::new().with_momentum(momentum).with_gradient_clipping(clip).init();
+            let optim = GlobalNormClipping::new(SgdConfig::new().with_momentum(momentum).init(), clip);
             fit(model, optim, &config, &run, items, validation, request.resume, &device, notify)
         }
     };

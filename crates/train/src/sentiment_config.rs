@@ -29,8 +29,8 @@ pub struct SentimentTrainingConfig {
     pub epochs: usize,
     /// Seeds initialisation, the validation split, bucketing, shuffling and dropout.
     pub seed: u64,
-    /// Clip each parameter's gradient to at most this L2 norm (burn's
-    /// per-tensor clipping; `None`: no clipping).
+    /// Clip the L2 norm of all gradients together to at most this
+    /// (`torch.nn.utils.clip_grad_norm_`); `None`: no clipping.
     pub grad_clip_norm: Option<f32>,
     /// Fraction of the training split held out for validation after each epoch.
     #[config(default = 0.1)]
