@@ -385,13 +385,18 @@ fn train_cnn(args: CnnArgs) -> anyhow::Result<()> {
     );
     let report = kindling_backend::run(args.backend.backend, args.backend.device, TrainCnnJob(request))?
         .with_context(|| format!("training run {} failed", run_dir.display()))?;
+    print_outcome(&report.test, report.train_seconds, report.seconds_per_epoch, &report.backend, &run_dir);
+    Ok(())
+}
+
+/// The end of a training run: the evaluation table, the time taken, where the run is.
+fn print_outcome(test: &Evaluation, seconds: f64, per_epoch: Option<f64>, backend: &str, run_dir: &Path) {
     println!();
-    print!("{}", report.test.to_table());
-    if let Some(per_epoch) = report.seconds_per_epoch {
-        println!("\ntraining time: {:.1} s ({per_epoch:.1} s per epoch, {})", report.train_seconds, report.backend);
+    print!("{}", test.to_table());
+    if let Some(per_epoch) = per_epoch {
+        println!("\ntraining time: {seconds:.1} s ({per_epoch:.1} s per epoch, {backend})");
     }
     println!("run directory: {}", run_dir.display());
-    Ok(())
 }
 
 fn train_sentiment(args: SentimentArgs) -> anyhow::Result<()> {
@@ -461,12 +466,7 @@ fn train_sentiment(args: SentimentArgs) -> anyhow::Result<()> {
     );
     let report = kindling_backend::run(args.backend.backend, args.backend.device, TrainSentimentJob(request))?
         .with_context(|| format!("training run {} failed", run_dir.display()))?;
-    println!();
-    print!("{}", report.test.to_table());
-    if let Some(per_epoch) = report.seconds_per_epoch {
-        println!("\ntraining time: {:.1} s ({per_epoch:.1} s per epoch, {})", report.train_seconds, report.backend);
-    }
-    println!("run directory: {}", run_dir.display());
+    print_outcome(&report.test, report.train_seconds, report.seconds_per_epoch, &report.backend, &run_dir);
     Ok(())
 }
 

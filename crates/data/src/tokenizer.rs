@@ -175,5 +175,16 @@ mod tests {
             let visible: String = without_breaks(&text).chars().filter(|c| !c.is_whitespace()).collect();
             prop_assert_eq!(tokens.concat(), visible);
         }
+
+        /// Syllable tokens without their word-start marks concatenate to the
+        /// text's visible characters, and exactly one token per word is marked.
+        #[test]
+        fn syllable_tokens_keep_every_visible_character(text in "[가-힣ㄱ-ㅎa-zA-Z0-9 .!?~]{0,80}") {
+            let tokens = SyllableTokenizer.tokenize(&text);
+            let visible: String = text.to_lowercase().chars().filter(|c| !c.is_whitespace()).collect();
+            prop_assert_eq!(tokens.concat().replace(WORD_START, ""), visible);
+            let marked = tokens.iter().filter(|t| t.starts_with(WORD_START)).count();
+            prop_assert_eq!(marked, text.split_whitespace().count());
+        }
     }
 }

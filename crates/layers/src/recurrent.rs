@@ -289,12 +289,13 @@ fn run_direction<B: Backend, C: Cell<B, N>, const N: usize>(
     let [steps, batch, _] = x.dims();
     let rows = weights.weight_hh.dims()[0];
     let hidden = rows / C::GATES;
-    let projected = weights.project_input(x, C::FOLDED_HH_BIAS * hidden);
+    let mut projected = Vec::with_capacity(steps);
+    split_steps(weights.project_input(x, C::FOLDED_HH_BIAS * hidden), &mut projected);
     let hh_bias = weights.hidden_bias_from(C::FOLDED_HH_BIAS * hidden);
     let mut outputs: Vec<Option<Tensor<B, 3>>> = vec![None; steps];
     for step in 0..steps {
         let t = if reverse { steps - 1 - step } else { step };
-        let gates_x = projected.clone().narrow(0, t, 1).reshape([batch, rows]);
+        let gates_x = projected[t].clone().reshape([batch, rows]);
         let gates_h = weights.project_hidden(state[0].clone());
         let next = cell.step(gates_x, gates_h, hh_bias.as_ref(), &state);
         let out = match masks {
@@ -315,6 +316,22 @@ fn run_direction<B: Backend, C: Cell<B, N>, const N: usize>(
         outputs[t] = Some(out.unsqueeze_dim(0));
     }
     (Tensor::cat(outputs.into_iter().flatten().collect(), 0), state)
+}
+
+/// Splits `x` `[T, …]` into its `T` steps (each `[1, …]`, in order) by
+/// halving. The backward pass of a slice writes its gradient into a zero
+/// tensor of the sliced tensor's full size, so cutting the `T` steps straight
+/// out of `x` would cost `T` full-size tensors (quadratic in the sequence
+/// length); halving costs about `2·log₂T` of them.
+fn split_steps<B: Backend>(x: Tensor<B, 3>, out: &mut Vec<Tensor<B, 3>>) {
+    let steps = x.dims()[0];
+    if steps <= 1 {
+        out.push(x);
+        return;
+    }
+    let half = steps / 2;
+    split_steps(x.clone().narrow(0, 0, half), out);
+    split_steps(x.narrow(0, half, steps - half), out);
 }
 
 /// Which samples are inside their length at one time step, `[B, H]`.
