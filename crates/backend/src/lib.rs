@@ -2,7 +2,7 @@
 //! concrete burn types.
 //!
 //! Every model, data pipeline and training routine in Kindling is generic over
-//! `B: Backend` (or `B: AutodiffBackend`). Only this crate names
+//! `B: Backend` (or, for training, [`TrainingBackend`]). Only this crate names
 //! [`NdArray`](burn::backend::NdArray) and
 //! [`LibTorch`](burn::backend::LibTorch); callers describe their work as a
 //! [`BackendJob`] and [`run`] instantiates it for the backend the user chose.
@@ -13,15 +13,15 @@
 //! # Example
 //!
 //! ```
-//! use burn::tensor::{ElementConversion, Tensor, backend::AutodiffBackend};
-//! use kindling_backend::{BackendJob, BackendKind, DeviceSpec, run};
+//! use burn::tensor::{ElementConversion, Tensor};
+//! use kindling_backend::{BackendJob, BackendKind, DeviceSpec, TrainingBackend, run};
 //!
 //! /// Sums a small tensor on whichever backend was selected.
 //! struct SumJob;
 //!
 //! impl BackendJob for SumJob {
 //!     type Output = f32;
-//!     fn run<B: AutodiffBackend>(self, device: B::Device) -> f32 {
+//!     fn run<B: TrainingBackend>(self, device: B::Device) -> f32 {
 //!         let t = Tensor::<B, 1>::from_floats([1.0, 2.0, 3.0], &device);
 //!         t.sum().into_scalar().elem()
 //!     }
@@ -38,7 +38,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use burn::backend::Autodiff;
-use burn::tensor::backend::AutodiffBackend;
+pub use kindling_kernels::TrainingBackend;
 
 /// The pure-Rust CPU backend Kindling uses by default (f32).
 pub type NdArray = burn::backend::NdArray<f32>;
@@ -180,7 +180,7 @@ pub trait BackendJob {
 
     /// Runs the job on backend `B` and `device`. The backend's random number
     /// generator has not been seeded: jobs that draw random numbers seed it.
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output;
+    fn run<B: TrainingBackend>(self, device: B::Device) -> Self::Output;
 }
 
 /// Checks that `backend` can run on `device` in this build and on this machine.

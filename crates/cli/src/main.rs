@@ -15,9 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use burn::tensor::backend::AutodiffBackend;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kindling_backend::{BackendJob, BackendKind, DeviceSpec};
+use kindling_backend::{BackendJob, BackendKind, DeviceSpec, TrainingBackend};
 use kindling_data::{Augmentation, CorpusFormat, VocabularySettings};
 use kindling_models::{Pooling, RecurrentCell, SentimentClassifierConfig, SimpleCnnConfig};
 use kindling_train::{
@@ -300,7 +299,7 @@ struct TrainCnnJob(CnnTrainingRequest);
 impl BackendJob for TrainCnnJob {
     type Output = Result<TrainingReport, TrainError>;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+    fn run<B: TrainingBackend>(self, device: B::Device) -> Self::Output {
         kindling_train::train_simple_cnn::<B>(&self.0, device, &mut |message| eprintln!("kindling: {message}"))
     }
 }
@@ -316,7 +315,7 @@ struct EvalJob {
 impl BackendJob for EvalJob {
     type Output = Result<Evaluation, TrainError>;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+    fn run<B: TrainingBackend>(self, device: B::Device) -> Self::Output {
         match self.corpus {
             Some(_) => kindling_train::evaluate_sentiment_run::<B::InnerBackend>(&self.run, &self.data, &device),
             None => kindling_train::evaluate_run::<B::InnerBackend>(&self.run, &self.data, self.batch_size, &device),
@@ -345,7 +344,7 @@ struct TrainSentimentJob(SentimentTrainingRequest);
 impl BackendJob for TrainSentimentJob {
     type Output = Result<SentimentReport, TrainError>;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+    fn run<B: TrainingBackend>(self, device: B::Device) -> Self::Output {
         kindling_train::train_sentiment::<B>(&self.0, device, &mut |message| eprintln!("kindling: {message}"))
     }
 }
@@ -358,7 +357,7 @@ struct PredictJob {
 impl BackendJob for PredictJob {
     type Output = Result<Vec<Prediction>, TrainError>;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+    fn run<B: TrainingBackend>(self, device: B::Device) -> Self::Output {
         let predictor = SentimentPredictor::<B::InnerBackend>::load(&self.run, &device)?;
         Ok(predictor.predict(&self.texts, &device))
     }

@@ -14,9 +14,8 @@
 
 use std::time::Instant;
 
-use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, Tensor};
-use kindling_backend::{BackendJob, BackendKind, DeviceSpec};
+use kindling_backend::{BackendJob, BackendKind, DeviceSpec, TrainingBackend};
 use kindling_layers::LstmConfig;
 
 const BATCH: usize = 64;
@@ -72,7 +71,7 @@ struct Bench {
 impl BackendJob for Bench {
     type Output = Vec<f64>;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Vec<f64> {
+    fn run<B: TrainingBackend>(self, device: B::Device) -> Vec<f64> {
         let x = Tensor::<B, 3>::random([BATCH, STEPS, INPUT], Distribution::Normal(0.0, 1.0), &device);
         let step: Box<dyn Fn()> = match self.layer {
             Layer::Kindling => {

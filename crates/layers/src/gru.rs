@@ -2,10 +2,11 @@
 
 use burn::module::Module;
 use burn::tensor::Tensor;
-use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::Backend;
 
-use crate::recurrent::{Cell, RecurrentError, RecurrentStack, recurrent_config};
+use kindling_kernels::{CellKind, RecurrentBackend};
+
+use crate::recurrent::{RecurrentError, RecurrentStack, recurrent_config};
 
 recurrent_config! {
     /// Builds a [`Gru`]; the fields and defaults are `torch.nn.GRU`'s.
@@ -49,39 +50,11 @@ pub struct Gru<B: Backend> {
 impl GruConfig {
     /// Creates the GRU with PyTorch's initialisation, `U(−1/√H, 1/√H)`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Gru<B> {
-        Gru { stack: self.stack(<GruCell as Cell<B, 1>>::GATES, device) }
+        Gru { stack: self.stack(CellKind::Gru.gates(), device) }
     }
 }
 
-/// The GRU step; gates r, z, n.
-pub(crate) struct GruCell;
-
-impl<B: Backend> Cell<B, 1> for GruCell {
-    const GATES: usize = 3;
-    /// `b_hr` and `b_hz` are plain additions; `b_hn` is multiplied by `r`.
-    const FOLDED_HH_BIAS: usize = 2;
-
-    fn step(
-        &self,
-        gates_x: Tensor<B, 2>,
-        gates_h: Tensor<B, 2>,
-        hh_bias: Option<&Tensor<B, 1>>,
-        [h]: &[Tensor<B, 2>; 1],
-    ) -> [Tensor<B, 2>; 1] {
-        let hidden = gates_x.dims()[1] / 3;
-        let rz = sigmoid(gates_x.clone().narrow(1, 0, 2 * hidden) + gates_h.clone().narrow(1, 0, 2 * hidden));
-        let (r, z) = (rz.clone().narrow(1, 0, hidden), rz.narrow(1, hidden, hidden));
-        let mut h_n = gates_h.narrow(1, 2 * hidden, hidden);
-        if let Some(b_hn) = hh_bias {
-            h_n = h_n + b_hn.clone().unsqueeze_dim(0);
-        }
-        let n = (gates_x.narrow(1, 2 * hidden, hidden) + r * h_n).tanh();
-        // (1 − z) ⊙ n + z ⊙ h = n + z ⊙ (h − n)
-        [n.clone() + z * (h.clone() - n)]
-    }
-}
-
-impl<B: Backend> Gru<B> {
+impl<B: RecurrentBackend> Gru<B> {
     /// Runs the GRU: PyTorch's `output, h_n = gru(input, h_0)`.
     ///
     /// - `input`: `[T, B, input_size]`, or `[B, T, input_size]` with `batch_first`.
@@ -102,7 +75,7 @@ impl<B: Backend> Gru<B> {
         lengths: Option<&[usize]>,
         h_0: Option<Tensor<B, 3>>,
     ) -> Result<(Tensor<B, 3>, Tensor<B, 3>), RecurrentError> {
-        let (output, [h_n]) = self.stack.run(&GruCell, input, lengths, h_0.map(|h| [h]))?;
+        let (output, [h_n]) = self.stack.run(CellKind::Gru, input, lengths, h_0.map(|h| [h]))?;
         Ok((output, h_n))
     }
 }

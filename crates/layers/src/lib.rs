@@ -76,6 +76,9 @@ pub use lstm::{Lstm, LstmConfig, LstmState};
 pub use recurrent::{DirectionWeights, RecurrentError, RecurrentLayer, RecurrentStack};
 pub use rnn::{Rnn, RnnConfig, RnnNonlinearity};
 
+/// Backends that run the recurrent layers' time loops as one fused operation.
+pub use kindling_kernels::{RecurrentBackend, TrainingBackend};
+
 pub use burn::nn::conv::{Conv2d, Conv2dConfig};
 pub use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 pub use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};

@@ -2,10 +2,11 @@
 
 use burn::module::Module;
 use burn::tensor::Tensor;
-use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::Backend;
 
-use crate::recurrent::{Cell, RecurrentError, RecurrentStack, recurrent_config};
+use kindling_kernels::{CellKind, RecurrentBackend};
+
+use crate::recurrent::{RecurrentError, RecurrentStack, recurrent_config};
 
 recurrent_config! {
     /// Builds an [`Lstm`]; the fields and defaults are `torch.nn.LSTM`'s.
@@ -43,35 +44,11 @@ pub struct LstmState<B: Backend> {
 impl LstmConfig {
     /// Creates the LSTM with PyTorch's initialisation, `U(−1/√H, 1/√H)`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Lstm<B> {
-        Lstm { stack: self.stack(<LstmCell as Cell<B, 2>>::GATES, device) }
+        Lstm { stack: self.stack(CellKind::Lstm.gates(), device) }
     }
 }
 
-/// The LSTM step; gates i, f, g, o.
-pub(crate) struct LstmCell;
-
-impl<B: Backend> Cell<B, 2> for LstmCell {
-    const GATES: usize = 4;
-    const FOLDED_HH_BIAS: usize = 4;
-
-    fn step(
-        &self,
-        gates_x: Tensor<B, 2>,
-        gates_h: Tensor<B, 2>,
-        _hh_bias: Option<&Tensor<B, 1>>,
-        [_, c]: &[Tensor<B, 2>; 2],
-    ) -> [Tensor<B, 2>; 2] {
-        let gates = gates_x + gates_h;
-        let hidden = gates.dims()[1] / 4;
-        let gate = |k: usize| gates.clone().narrow(1, k * hidden, hidden);
-        let (i, f, g, o) = (gate(0), gate(1), gate(2), gate(3));
-        let c = sigmoid(f) * c.clone() + sigmoid(i) * g.tanh();
-        let h = sigmoid(o) * c.clone().tanh();
-        [h, c]
-    }
-}
-
-impl<B: Backend> Lstm<B> {
+impl<B: RecurrentBackend> Lstm<B> {
     /// Runs the LSTM: PyTorch's `output, (h_n, c_n) = lstm(input, (h_0, c_0))`.
     ///
     /// - `input`: `[T, B, input_size]`, or `[B, T, input_size]` with `batch_first`.
@@ -95,7 +72,7 @@ impl<B: Backend> Lstm<B> {
         state: Option<LstmState<B>>,
     ) -> Result<(Tensor<B, 3>, LstmState<B>), RecurrentError> {
         let initial = state.map(|s| [s.hidden, s.cell]);
-        let (output, [hidden, cell]) = self.stack.run(&LstmCell, input, lengths, initial)?;
+        let (output, [hidden, cell]) = self.stack.run(CellKind::Lstm, input, lengths, initial)?;
         Ok((output, LstmState { hidden, cell }))
     }
 }

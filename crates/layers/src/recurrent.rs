@@ -5,8 +5,9 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Initializer};
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Bool, Tensor, TensorData};
+use kindling_kernels::{CellKind, Recurrence, RecurrenceInputs, RecurrentBackend, split_output};
 
 /// Defines a recurrent layer's config: the options `torch.nn.RNN`, `LSTM`
 /// and `GRU` share, with their defaults, plus any the layer adds.
@@ -120,16 +121,30 @@ impl<B: Backend> DirectionWeights<B> {
         projected.reshape([t, b, rows])
     }
 
-    /// `h · W_hhᵀ`, `[B, H] → [B, gates·H]`.
-    pub fn project_hidden(&self, h: Tensor<B, 2>) -> Tensor<B, 2> {
-        h.matmul(self.weight_hh.val().transpose())
-    }
-
     /// The rows of `b_hh` from `start` on: the part not folded into the input projection.
     fn hidden_bias_from(&self, start: usize) -> Option<Tensor<B, 1>> {
         let bias = self.bias_hh.as_ref()?.val();
         let rows = bias.dims()[0];
         (start < rows).then(|| bias.narrow(0, start, rows - start))
+    }
+
+    /// Runs this direction over `x` `[T, B, in]` from the states `initial`
+    /// `[S, B, H]`: the input projection of all steps in one matmul, then the
+    /// time loop as one fused operation. Returns the output `[T, B, H]` and
+    /// the final states, each `[B, H]`.
+    pub fn run(&self, spec: &Recurrence, x: Tensor<B, 3>, initial: Tensor<B, 3>) -> (Tensor<B, 3>, Vec<Tensor<B, 2>>)
+    where
+        B: RecurrentBackend,
+    {
+        let hidden = self.weight_hh.dims()[1];
+        let folded = spec.cell.folded_hh_bias() * hidden;
+        let inputs = RecurrenceInputs {
+            gates_x: self.project_input(x, folded),
+            w_hh: self.weight_hh.val(),
+            hh_bias: self.hidden_bias_from(folded),
+            initial,
+        };
+        split_output(B::recurrence(spec, inputs), spec.cell.states())
     }
 }
 
@@ -168,27 +183,6 @@ pub struct RecurrentStack<B: Backend> {
     batch_first: bool,
 }
 
-/// A recurrent cell: how one time step turns the projected input and the
-/// current state into the next state. `N` is the number of state tensors
-/// carried from step to step, `h` first (RNN and GRU: 1; LSTM: `h`, `c`).
-pub(crate) trait Cell<B: Backend, const N: usize> {
-    /// Gate blocks stacked in the weights' rows.
-    const GATES: usize;
-    /// Gate blocks of `b_hh` that can be added once to the input projection.
-    const FOLDED_HH_BIAS: usize;
-
-    /// One step: `gates_x` `[B, G·H]` is the input projection of this step,
-    /// `gates_h` `[B, G·H]` is `h · W_hhᵀ`, `hh_bias` the unfolded blocks of
-    /// `b_hh`; returns the next states, `h` first.
-    fn step(
-        &self,
-        gates_x: Tensor<B, 2>,
-        gates_h: Tensor<B, 2>,
-        hh_bias: Option<&Tensor<B, 1>>,
-        state: &[Tensor<B, 2>; N],
-    ) -> [Tensor<B, 2>; N];
-}
-
 impl<B: Backend> RecurrentStack<B> {
     /// Builds the layers with PyTorch's initialisation.
     pub(crate) fn new(shape: StackShape, device: &B::Device) -> Self {
@@ -220,15 +214,19 @@ impl<B: Backend> RecurrentStack<B> {
     }
 
     /// Runs `cell` over every layer and direction. `initial` holds the
-    /// cell's initial states, each `[layers · directions, B, H]`; zeros when
-    /// `None`. Returns the output and the final states in the same layout.
-    pub(crate) fn run<C: Cell<B, N>, const N: usize>(
+    /// cell's `N` initial states, each `[layers · directions, B, H]`; zeros
+    /// when `None`. Returns the output and the final states in the same layout.
+    pub(crate) fn run<const N: usize>(
         &self,
-        cell: &C,
+        cell: CellKind,
         input: Tensor<B, 3>,
         lengths: Option<&[usize]>,
         initial: Option<[Tensor<B, 3>; N]>,
-    ) -> Result<(Tensor<B, 3>, [Tensor<B, 3>; N]), RecurrentError> {
+    ) -> Result<(Tensor<B, 3>, [Tensor<B, 3>; N]), RecurrentError>
+    where
+        B: RecurrentBackend,
+    {
+        debug_assert_eq!(N, cell.states(), "a {cell:?} carries {} states", cell.states());
         let x = if self.batch_first { input.swap_dims(0, 1) } else { input };
         let [steps, batch, features] = x.dims();
         if features != self.input_size {
@@ -240,16 +238,11 @@ impl<B: Backend> RecurrentStack<B> {
         let device = x.device();
         let directions = self.directions();
         let expected = [self.layers.len() * directions, batch, self.hidden_size];
-        let initial = match initial {
-            Some(states) => {
-                if let Some(bad) = states.iter().find(|s| s.dims() != expected) {
-                    return Err(RecurrentError::StateShape { expected, actual: bad.dims() });
-                }
-                states
-            }
-            None => std::array::from_fn(|_| Tensor::zeros(expected, &device)),
-        };
-        let masks = lengths.map(|lengths| step_masks::<B>(lengths, steps, self.hidden_size, &device));
+        if let Some(states) = &initial
+            && let Some(bad) = states.iter().find(|s| s.dims() != expected)
+        {
+            return Err(RecurrentError::StateShape { expected, actual: bad.dims() });
+        }
 
         let mut layer_input = x;
         let mut finals: [Vec<Tensor<B, 2>>; N] = std::array::from_fn(|_| Vec::with_capacity(expected[0]));
@@ -261,9 +254,12 @@ impl<B: Backend> RecurrentStack<B> {
             let runs = std::iter::once((&layer.forward, false)).chain(layer.reverse.iter().map(|w| (w, true)));
             for (d, (weights, reverse)) in runs.enumerate() {
                 let index = k * directions + d;
-                let state = initial.clone().map(|s| s.narrow(0, index, 1).reshape([batch, self.hidden_size]));
-                let (output, state) =
-                    run_direction(cell, weights, layer_input.clone(), state, masks.as_deref(), reverse);
+                let state = match &initial {
+                    Some(states) => Tensor::cat(states.iter().map(|s| s.clone().narrow(0, index, 1)).collect(), 0),
+                    None => Tensor::zeros([N, batch, self.hidden_size], &device),
+                };
+                let spec = Recurrence { cell, reverse, lengths: lengths.map(<[usize]>::to_vec) };
+                let (output, state) = weights.run(&spec, layer_input.clone(), state);
                 outputs.push(output);
                 for (all, s) in finals.iter_mut().zip(state) {
                     all.push(s);
@@ -274,88 +270,6 @@ impl<B: Backend> RecurrentStack<B> {
         let output = if self.batch_first { layer_input.swap_dims(0, 1) } else { layer_input };
         Ok((output, finals.map(|states| Tensor::stack(states, 0))))
     }
-}
-
-/// Runs one direction of one layer over `x` `[T, B, in]`, returning the
-/// output `[T, B, H]` and the final states `[B, H]`.
-fn run_direction<B: Backend, C: Cell<B, N>, const N: usize>(
-    cell: &C,
-    weights: &DirectionWeights<B>,
-    x: Tensor<B, 3>,
-    mut state: [Tensor<B, 2>; N],
-    masks: Option<&[StepMask<B>]>,
-    reverse: bool,
-) -> (Tensor<B, 3>, [Tensor<B, 2>; N]) {
-    let [steps, batch, _] = x.dims();
-    let rows = weights.weight_hh.dims()[0];
-    let hidden = rows / C::GATES;
-    let mut projected = Vec::with_capacity(steps);
-    split_steps(weights.project_input(x, C::FOLDED_HH_BIAS * hidden), &mut projected);
-    let hh_bias = weights.hidden_bias_from(C::FOLDED_HH_BIAS * hidden);
-    let mut outputs: Vec<Option<Tensor<B, 3>>> = vec![None; steps];
-    for step in 0..steps {
-        let t = if reverse { steps - 1 - step } else { step };
-        let gates_x = projected[t].clone().reshape([batch, rows]);
-        let gates_h = weights.project_hidden(state[0].clone());
-        let next = cell.step(gates_x, gates_h, hh_bias.as_ref(), &state);
-        let out = match masks {
-            // Inside a sample's length the state advances; in its padding it
-            // stays as it was, so the reverse direction effectively starts at
-            // the sample's own last step and the final state is taken there.
-            Some(masks) => {
-                let StepMask { keep, scale } = &masks[t];
-                let out = next[0].clone() * scale.clone();
-                state = std::array::from_fn(|i| state[i].clone().mask_where(keep.clone(), next[i].clone()));
-                out
-            }
-            None => {
-                state = next;
-                state[0].clone()
-            }
-        };
-        outputs[t] = Some(out.unsqueeze_dim(0));
-    }
-    (Tensor::cat(outputs.into_iter().flatten().collect(), 0), state)
-}
-
-/// Splits `x` `[T, …]` into its `T` steps (each `[1, …]`, in order) by
-/// halving. The backward pass of a slice writes its gradient into a zero
-/// tensor of the sliced tensor's full size, so cutting the `T` steps straight
-/// out of `x` would cost `T` full-size tensors (quadratic in the sequence
-/// length); halving costs about `2·log₂T` of them.
-fn split_steps<B: Backend>(x: Tensor<B, 3>, out: &mut Vec<Tensor<B, 3>>) {
-    let steps = x.dims()[0];
-    if steps <= 1 {
-        out.push(x);
-        return;
-    }
-    let half = steps / 2;
-    split_steps(x.clone().narrow(0, 0, half), out);
-    split_steps(x.narrow(0, half, steps - half), out);
-}
-
-/// Which samples are inside their length at one time step, `[B, H]`.
-#[derive(Debug, Clone)]
-struct StepMask<B: Backend> {
-    /// True inside the sample's length: its state advances.
-    keep: Tensor<B, 2, Bool>,
-    /// 1 inside the sample's length, 0 in its padding: scales the output.
-    scale: Tensor<B, 2>,
-}
-
-/// The masks of every step of a variable-length batch, built once per forward.
-fn step_masks<B: Backend>(lengths: &[usize], steps: usize, hidden: usize, device: &B::Device) -> Vec<StepMask<B>> {
-    let batch = lengths.len();
-    let values: Vec<f32> = (0..steps)
-        .flat_map(|t| lengths.iter().flat_map(move |&len| std::iter::repeat_n(if t < len { 1.0 } else { 0.0 }, hidden)))
-        .collect();
-    let all = Tensor::<B, 3>::from_data(TensorData::new(values, [steps, batch, hidden]), device);
-    (0..steps)
-        .map(|t| {
-            let scale = all.clone().narrow(0, t, 1).reshape([batch, hidden]);
-            StepMask { keep: scale.clone().greater_elem(0.5), scale }
-        })
-        .collect()
 }
 
 /// Why a recurrent layer's inputs cannot be used.
@@ -400,13 +314,13 @@ fn check_lengths(lengths: &[usize], batch: usize, steps: usize) -> Result<(), Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gru::GruCell;
-    use crate::lstm::LstmCell;
-    use crate::rnn::RnnNonlinearity;
     use burn::backend::NdArray;
+    use burn::tensor::TensorData;
     use proptest::prelude::*;
 
     type B = NdArray<f32>;
+
+    const CELLS: [CellKind; 4] = [CellKind::RnnTanh, CellKind::RnnRelu, CellKind::Lstm, CellKind::Gru];
 
     fn values<const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
         t.into_data().to_vec().expect("floats")
@@ -419,9 +333,9 @@ mod tests {
         Tensor::from_data(TensorData::new(data, [batch, steps, features]), &Default::default())
     }
 
-    fn stack<C: Cell<B, N>, const N: usize>(layers: usize, bidirectional: bool) -> RecurrentStack<B> {
+    fn stack(cell: CellKind, layers: usize, bidirectional: bool) -> RecurrentStack<B> {
         let shape = StackShape {
-            gates: C::GATES,
+            gates: cell.gates(),
             input_size: 3,
             hidden_size: 4,
             num_layers: layers,
@@ -433,18 +347,34 @@ mod tests {
         RecurrentStack::new(shape, &Default::default())
     }
 
-    fn full_lengths_equal_no_lengths<C: Cell<B, N>, const N: usize>(
-        cell: &C,
+    /// Runs `cell` with its number of states; returns the output and the states.
+    fn run(
+        stack: &RecurrentStack<B>,
+        cell: CellKind,
+        x: Tensor<B, 3>,
+        lengths: Option<&[usize]>,
+    ) -> (Tensor<B, 3>, Vec<Tensor<B, 3>>) {
+        if cell.states() == 2 {
+            let (out, states) = stack.run::<2>(cell, x, lengths, None).expect("valid");
+            (out, states.to_vec())
+        } else {
+            let (out, states) = stack.run::<1>(cell, x, lengths, None).expect("valid");
+            (out, states.to_vec())
+        }
+    }
+
+    fn full_lengths_equal_no_lengths(
+        cell: CellKind,
         layers: usize,
         bidirectional: bool,
         batch: usize,
         steps: usize,
         seed: u64,
     ) -> Result<(), TestCaseError> {
-        let stack = stack::<C, N>(layers, bidirectional);
+        let stack = stack(cell, layers, bidirectional);
         let x = input(seed, batch, steps, 3);
-        let (a, sa) = stack.run(cell, x.clone(), None, None).expect("valid");
-        let (b, sb) = stack.run(cell, x, Some(&vec![steps; batch]), None).expect("valid");
+        let (a, sa) = run(&stack, cell, x.clone(), None);
+        let (b, sb) = run(&stack, cell, x, Some(&vec![steps; batch]));
         prop_assert_eq!(values(a), values(b));
         for (sa, sb) in sa.into_iter().zip(sb) {
             prop_assert_eq!(values(sa), values(sb));
@@ -452,21 +382,21 @@ mod tests {
         Ok(())
     }
 
-    fn padding_is_ignored<C: Cell<B, N>, const N: usize>(
-        cell: &C,
+    fn padding_is_ignored(
+        cell: CellKind,
         layers: usize,
         bidirectional: bool,
         steps: usize,
         cut: usize,
         seed: u64,
     ) -> Result<(), TestCaseError> {
-        let stack = stack::<C, N>(layers, bidirectional);
+        let stack = stack(cell, layers, bidirectional);
         // The sample alone, only its real steps...
         let real = input(seed, 1, cut, 3);
-        let (alone, alone_state) = stack.run(cell, real.clone(), None, None).expect("valid");
+        let (alone, alone_state) = run(&stack, cell, real.clone(), None);
         // ...and padded with arbitrary values past its length.
         let padded = Tensor::cat(vec![real, input(seed ^ 0xFF, 1, steps - cut, 3)], 1);
-        let (out, state) = stack.run(cell, padded, Some(&[cut]), None).expect("valid");
+        let (out, state) = run(&stack, cell, padded, Some(&[cut]));
         let close = |a: Vec<f32>, b: Vec<f32>| a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 1e-6);
         let out = values(out);
         let width = out.len() / steps;
@@ -485,10 +415,9 @@ mod tests {
         fn full_lengths_equal_no_lengths_for_every_cell(
             layers in 1usize..=2, bidirectional: bool, batch in 1usize..=4, steps in 1usize..=6, seed: u64,
         ) {
-            full_lengths_equal_no_lengths(&RnnNonlinearity::Tanh, layers, bidirectional, batch, steps, seed)?;
-            full_lengths_equal_no_lengths(&RnnNonlinearity::Relu, layers, bidirectional, batch, steps, seed)?;
-            full_lengths_equal_no_lengths(&LstmCell, layers, bidirectional, batch, steps, seed)?;
-            full_lengths_equal_no_lengths(&GruCell, layers, bidirectional, batch, steps, seed)?;
+            for cell in CELLS {
+                full_lengths_equal_no_lengths(cell, layers, bidirectional, batch, steps, seed)?;
+            }
         }
 
         #[test]
@@ -496,10 +425,9 @@ mod tests {
             layers in 1usize..=2, bidirectional: bool, steps in 2usize..=6, cut in 1usize..=5, seed: u64,
         ) {
             prop_assume!(cut < steps);
-            padding_is_ignored(&RnnNonlinearity::Tanh, layers, bidirectional, steps, cut, seed)?;
-            padding_is_ignored(&RnnNonlinearity::Relu, layers, bidirectional, steps, cut, seed)?;
-            padding_is_ignored(&LstmCell, layers, bidirectional, steps, cut, seed)?;
-            padding_is_ignored(&GruCell, layers, bidirectional, steps, cut, seed)?;
+            for cell in CELLS {
+                padding_is_ignored(cell, layers, bidirectional, steps, cut, seed)?;
+            }
         }
     }
 }

@@ -3,11 +3,12 @@
 
 use burn::module::Module;
 use burn::tensor::Tensor;
-use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
-use crate::recurrent::{Cell, RecurrentError, RecurrentStack, recurrent_config};
+use kindling_kernels::{CellKind, RecurrentBackend};
+
+use crate::recurrent::{RecurrentError, RecurrentStack, recurrent_config};
 
 /// The activation of an [`Rnn`], PyTorch's `nonlinearity` argument.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,30 +64,21 @@ pub struct Rnn<B: Backend> {
 impl RnnConfig {
     /// Creates the RNN with PyTorch's initialisation, `U(−1/√H, 1/√H)`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Rnn<B> {
-        Rnn { stack: self.stack(<RnnNonlinearity as Cell<B, 1>>::GATES, device), nonlinearity: self.nonlinearity }
+        Rnn { stack: self.stack(self.nonlinearity.cell().gates(), device), nonlinearity: self.nonlinearity }
     }
 }
 
-impl<B: Backend> Cell<B, 1> for RnnNonlinearity {
-    const GATES: usize = 1;
-    const FOLDED_HH_BIAS: usize = 1;
-
-    fn step(
-        &self,
-        gates_x: Tensor<B, 2>,
-        gates_h: Tensor<B, 2>,
-        _hh_bias: Option<&Tensor<B, 1>>,
-        _state: &[Tensor<B, 2>; 1],
-    ) -> [Tensor<B, 2>; 1] {
-        let pre = gates_x + gates_h;
-        [match self {
-            Self::Tanh => pre.tanh(),
-            Self::Relu => relu(pre),
-        }]
+impl RnnNonlinearity {
+    /// The fused cell that applies this nonlinearity.
+    fn cell(self) -> CellKind {
+        match self {
+            Self::Tanh => CellKind::RnnTanh,
+            Self::Relu => CellKind::RnnRelu,
+        }
     }
 }
 
-impl<B: Backend> Rnn<B> {
+impl<B: RecurrentBackend> Rnn<B> {
     /// Runs the RNN: PyTorch's `output, h_n = rnn(input, h_0)`.
     ///
     /// - `input`: `[T, B, input_size]`, or `[B, T, input_size]` with `batch_first`.
@@ -107,7 +99,7 @@ impl<B: Backend> Rnn<B> {
         lengths: Option<&[usize]>,
         h_0: Option<Tensor<B, 3>>,
     ) -> Result<(Tensor<B, 3>, Tensor<B, 3>), RecurrentError> {
-        let (output, [h_n]) = self.stack.run(&self.nonlinearity, input, lengths, h_0.map(|h| [h]))?;
+        let (output, [h_n]) = self.stack.run(self.nonlinearity.cell(), input, lengths, h_0.map(|h| [h]))?;
         Ok((output, h_n))
     }
 }

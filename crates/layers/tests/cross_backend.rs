@@ -14,8 +14,8 @@
 #![cfg(feature = "tch")]
 
 use burn::module::Param;
-use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
+use kindling_backend::TrainingBackend;
 use kindling_backend::parity::{assert_close, seeded_floats, twin_modules};
 use kindling_backend::{NdArrayAutodiff, TchAutodiff};
 use kindling_layers::{
@@ -34,7 +34,7 @@ struct Pass {
 
 /// Runs `forward`, back-propagates `sum(output * upstream)` with a seeded
 /// `upstream`, and collects the input gradient and the listed parameters'.
-fn pass<B: AutodiffBackend, const D: usize, const E: usize>(
+fn pass<B: TrainingBackend, const D: usize, const E: usize>(
     x: Vec<f32>,
     shape: [usize; D],
     upstream_seed: u64,
@@ -55,7 +55,7 @@ fn pass<B: AutodiffBackend, const D: usize, const E: usize>(
     Pass { output, grads: collected }
 }
 
-fn grad_of<B: AutodiffBackend, const D: usize>(
+fn grad_of<B: TrainingBackend, const D: usize>(
     name: &'static str,
     param: &Param<Tensor<B, D>>,
     grads: &B::Gradients,
@@ -63,7 +63,7 @@ fn grad_of<B: AutodiffBackend, const D: usize>(
     (name, param.grad(grads).expect("parameter gradient").into_data())
 }
 
-fn conv_grads<B: AutodiffBackend>(conv: &Conv2d<B>, grads: &B::Gradients) -> Vec<(&'static str, TensorData)> {
+fn conv_grads<B: TrainingBackend>(conv: &Conv2d<B>, grads: &B::Gradients) -> Vec<(&'static str, TensorData)> {
     let mut g = vec![grad_of("weight", &conv.weight, grads)];
     if let Some(bias) = &conv.bias {
         g.push(grad_of("bias", bias, grads));
@@ -71,7 +71,7 @@ fn conv_grads<B: AutodiffBackend>(conv: &Conv2d<B>, grads: &B::Gradients) -> Vec
     g
 }
 
-fn linear_grads<B: AutodiffBackend>(linear: &Linear<B>, grads: &B::Gradients) -> Vec<(&'static str, TensorData)> {
+fn linear_grads<B: TrainingBackend>(linear: &Linear<B>, grads: &B::Gradients) -> Vec<(&'static str, TensorData)> {
     let mut g = vec![grad_of("weight", &linear.weight, grads)];
     if let Some(bias) = &linear.bias {
         g.push(grad_of("bias", bias, grads));
@@ -87,7 +87,7 @@ fn assert_passes_agree(what: &str, tch: Pass, ndarray: Pass) {
     }
 }
 
-fn stack_grads<B: AutodiffBackend>(stack: &RecurrentStack<B>, grads: &B::Gradients) -> Vec<(&'static str, TensorData)> {
+fn stack_grads<B: TrainingBackend>(stack: &RecurrentStack<B>, grads: &B::Gradients) -> Vec<(&'static str, TensorData)> {
     let mut g = Vec::new();
     for layer in &stack.layers {
         for w in std::iter::once(&layer.forward).chain(layer.reverse.as_ref()) {
@@ -104,7 +104,7 @@ fn stack_grads<B: AutodiffBackend>(stack: &RecurrentStack<B>, grads: &B::Gradien
 /// A batch-first recurrent layer's output and final states, flattened per
 /// sample into `[B, everything]`, so one comparison and one upstream
 /// gradient cover all.
-fn flat_outputs<B: AutodiffBackend>(out: Tensor<B, 3>, states: Vec<Tensor<B, 3>>) -> Tensor<B, 2> {
+fn flat_outputs<B: TrainingBackend>(out: Tensor<B, 3>, states: Vec<Tensor<B, 3>>) -> Tensor<B, 2> {
     let states = Tensor::cat(states, 0).swap_dims(0, 1).flatten::<2>(1, 2);
     Tensor::cat(vec![out.flatten::<2>(1, 2), states], 1)
 }
@@ -124,13 +124,13 @@ struct RecurrentCase {
 }
 
 /// What the properties need of `Rnn`, `Lstm` and `Gru` alike.
-trait Recurrent<B: AutodiffBackend> {
+trait Recurrent<B: TrainingBackend> {
     fn stack(&self) -> &RecurrentStack<B>;
     /// Output and final states of a run with `lengths`, flattened per sample.
     fn run(&self, x: Tensor<B, 3>, lengths: &[usize]) -> Tensor<B, 2>;
 }
 
-impl<B: AutodiffBackend> Recurrent<B> for Rnn<B> {
+impl<B: TrainingBackend> Recurrent<B> for Rnn<B> {
     fn stack(&self) -> &RecurrentStack<B> {
         &self.stack
     }
@@ -140,7 +140,7 @@ impl<B: AutodiffBackend> Recurrent<B> for Rnn<B> {
     }
 }
 
-impl<B: AutodiffBackend> Recurrent<B> for Lstm<B> {
+impl<B: TrainingBackend> Recurrent<B> for Lstm<B> {
     fn stack(&self) -> &RecurrentStack<B> {
         &self.stack
     }
@@ -150,7 +150,7 @@ impl<B: AutodiffBackend> Recurrent<B> for Lstm<B> {
     }
 }
 
-impl<B: AutodiffBackend> Recurrent<B> for Gru<B> {
+impl<B: TrainingBackend> Recurrent<B> for Gru<B> {
     fn stack(&self) -> &RecurrentStack<B> {
         &self.stack
     }

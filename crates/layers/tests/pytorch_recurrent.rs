@@ -14,8 +14,9 @@
 use std::collections::HashMap;
 
 use burn::module::Param;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
+use kindling_layers::TrainingBackend;
 use kindling_layers::{
     DirectionWeights, Gru, GruConfig, Lstm, LstmConfig, LstmState, RecurrentStack, Rnn, RnnConfig, RnnNonlinearity,
 };
@@ -36,13 +37,13 @@ const CASES: [&str; 9] = [
 ];
 
 /// The layer a fixture describes (its file name's first word says which).
-enum Layer<B: AutodiffBackend> {
+enum Layer<B: TrainingBackend> {
     Rnn(Rnn<B>),
     Lstm(Lstm<B>),
     Gru(Gru<B>),
 }
 
-impl<B: AutodiffBackend> Layer<B> {
+impl<B: TrainingBackend> Layer<B> {
     fn stack_mut(&mut self) -> &mut RecurrentStack<B> {
         match self {
             Self::Rnn(m) => &mut m.stack,
@@ -113,13 +114,13 @@ impl Fixture {
         self.tensors.contains_key(key)
     }
 
-    fn tensor<B: AutodiffBackend, const D: usize>(&self, key: &str, device: &B::Device) -> Tensor<B, D> {
+    fn tensor<B: TrainingBackend, const D: usize>(&self, key: &str, device: &B::Device) -> Tensor<B, D> {
         let (shape, values) = self.get(key);
         let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();
         Tensor::from_data(TensorData::new(values, shape.clone()), device)
     }
 
-    fn layer<B: AutodiffBackend>(&self, device: &B::Device) -> Layer<B> {
+    fn layer<B: TrainingBackend>(&self, device: &B::Device) -> Layer<B> {
         let c: Vec<usize> = self.get("config").1.iter().map(|&v| v as usize).collect();
         let (layers, bidirectional, batch_first, bias) = (c[2], c[3] == 1, c[4] == 1, c[5] == 1);
         macro_rules! configure {
@@ -158,12 +159,12 @@ impl Fixture {
     }
 }
 
-fn param<B: AutodiffBackend, const D: usize>(f: &Fixture, key: &str, device: &B::Device) -> Param<Tensor<B, D>> {
+fn param<B: TrainingBackend, const D: usize>(f: &Fixture, key: &str, device: &B::Device) -> Param<Tensor<B, D>> {
     Param::from_tensor(f.tensor(key, device))
 }
 
 /// PyTorch's `state_dict` names for layer `k`, direction `suffix` ("" or "_reverse").
-fn load_direction<B: AutodiffBackend>(f: &Fixture, k: usize, suffix: &str, device: &B::Device) -> DirectionWeights<B> {
+fn load_direction<B: TrainingBackend>(f: &Fixture, k: usize, suffix: &str, device: &B::Device) -> DirectionWeights<B> {
     let name = |kind: &str| format!("{kind}_l{k}{suffix}");
     DirectionWeights {
         weight_ih: param(f, &name("weight_ih"), device),
@@ -173,7 +174,7 @@ fn load_direction<B: AutodiffBackend>(f: &Fixture, k: usize, suffix: &str, devic
     }
 }
 
-fn check_case<B: AutodiffBackend>(f: &Fixture, device: &B::Device) {
+fn check_case<B: TrainingBackend>(f: &Fixture, device: &B::Device) {
     let mut module = f.layer::<B>(device);
     for (k, layer) in module.stack_mut().layers.iter_mut().enumerate() {
         layer.forward = load_direction(f, k, "", device);

@@ -3,6 +3,9 @@
 //! - [`SimpleCnn`], built by [`SimpleCnnConfig`]: the PyTorch tutorial's
 //!   CIFAR-10 classifier with identical layers, initialisation and flatten
 //!   order.
+//! - [`SentimentClassifier`], built by [`SentimentClassifierConfig`]:
+//!   Embedding → RNN, LSTM or GRU → pooling over real steps → Linear; it runs
+//!   on any [`RecurrentBackend`].
 //!
 //! With the `train` feature each model also implements burn-train's
 //! `TrainStep` and `InferenceStep` on `kindling_data` batches.
@@ -30,3 +33,5 @@ pub use sentiment_classifier::{
     Pooling, RecurrentCell, SentimentClassifier, SentimentClassifierConfig, SequenceEncoder,
 };
 pub use simple_cnn::{SimpleCnn, SimpleCnnConfig};
+
+pub use kindling_layers::{RecurrentBackend, TrainingBackend};

@@ -7,8 +7,8 @@ use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use kindling_layers::{
-    Gru, GruConfig, Linear, LinearConfig, Lstm, LstmConfig, RecurrentError, RecurrentStack, Rnn, RnnConfig,
-    RnnNonlinearity,
+    Gru, GruConfig, Linear, LinearConfig, Lstm, LstmConfig, RecurrentBackend, RecurrentError, RecurrentStack, Rnn,
+    RnnConfig, RnnNonlinearity,
 };
 use serde::{Deserialize, Serialize};
 
@@ -83,7 +83,7 @@ pub enum SequenceEncoder<B: Backend> {
     Gru(Gru<B>),
 }
 
-impl<B: Backend> SequenceEncoder<B> {
+impl<B: RecurrentBackend> SequenceEncoder<B> {
     /// The layers and their weights.
     pub fn stack(&self) -> &RecurrentStack<B> {
         match self {
@@ -172,7 +172,7 @@ impl SentimentClassifierConfig {
     }
 }
 
-impl<B: Backend> SentimentClassifier<B> {
+impl<B: RecurrentBackend> SentimentClassifier<B> {
     /// Logits `[batch, classes]` for padded token ids `[batch, T]` and each
     /// document's length.
     ///

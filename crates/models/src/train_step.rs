@@ -4,6 +4,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
 use kindling_data::{ImageBatch, SentimentBatch};
+use kindling_layers::RecurrentBackend;
 
 use crate::{SentimentClassifier, SimpleCnn};
 
@@ -35,7 +36,7 @@ impl<B: Backend> InferenceStep for SimpleCnn<B> {
     }
 }
 
-impl<B: Backend> SentimentClassifier<B> {
+impl<B: RecurrentBackend> SentimentClassifier<B> {
     /// Logits and the mean cross-entropy loss on a padded batch.
     pub fn forward_classification(&self, batch: SentimentBatch<B>) -> ClassificationOutput<B> {
         let output = self.forward(batch.ids, &batch.lengths).expect("the batcher's lengths fit its batch");
@@ -44,7 +45,7 @@ impl<B: Backend> SentimentClassifier<B> {
     }
 }
 
-impl<B: AutodiffBackend> TrainStep for SentimentClassifier<B> {
+impl<B: AutodiffBackend + RecurrentBackend> TrainStep for SentimentClassifier<B> {
     type Input = SentimentBatch<B>;
     type Output = ClassificationOutput<B>;
 
@@ -54,7 +55,7 @@ impl<B: AutodiffBackend> TrainStep for SentimentClassifier<B> {
     }
 }
 
-impl<B: Backend> InferenceStep for SentimentClassifier<B> {
+impl<B: RecurrentBackend> InferenceStep for SentimentClassifier<B> {
     type Input = SentimentBatch<B>;
     type Output = ClassificationOutput<B>;
 

@@ -9,12 +9,12 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, Optimizer, SgdConfig};
 use burn::tensor::activation::softmax;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use kindling_data::{
     LengthBuckets, SentimentBatch, SentimentBatcher, SentimentExample, SentimentItem, Tokenizer, Vocabulary,
     bucket_indices, mix_seed,
 };
-use kindling_models::SentimentClassifier;
+use kindling_models::{RecurrentBackend, SentimentClassifier, TrainingBackend};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -97,7 +97,7 @@ pub fn split_validation(
 
 /// Trains the sentiment classifier as `request` says, writes the run
 /// directory (including `vocabulary.json`), and returns the report.
-pub fn train_sentiment<B: AutodiffBackend>(
+pub fn train_sentiment<B: TrainingBackend>(
     request: &SentimentTrainingRequest,
     device: B::Device,
     notify: &mut dyn FnMut(&str),
@@ -195,7 +195,7 @@ fn fit<B, O>(
     notify: &mut dyn FnMut(&str),
 ) -> (SentimentClassifier<B::InnerBackend>, Option<usize>)
 where
-    B: AutodiffBackend,
+    B: TrainingBackend,
     O: Optimizer<SentimentClassifier<B>, B> + 'static,
 {
     let start_epoch = resume_point::<B, SentimentClassifier<B>, O>(run, resume, device, notify);
@@ -218,7 +218,7 @@ where
 }
 
 /// Classifies every item (in length-bucketed batches) and tallies the results.
-pub fn evaluate_sentiment<B: Backend>(
+pub fn evaluate_sentiment<B: RecurrentBackend>(
     model: &SentimentClassifier<B>,
     items: &[SentimentItem],
     batch_size: usize,
@@ -258,7 +258,7 @@ pub struct Prediction {
     pub probability: f32,
 }
 
-impl<B: Backend> SentimentPredictor<B> {
+impl<B: RecurrentBackend> SentimentPredictor<B> {
     /// Loads the model, settings and vocabulary of a finished run.
     ///
     /// # Errors
@@ -312,7 +312,7 @@ impl<B: Backend> SentimentPredictor<B> {
 }
 
 /// Evaluates a finished sentiment run on the test split of its corpus in `data_dir`.
-pub fn evaluate_sentiment_run<B: Backend>(
+pub fn evaluate_sentiment_run<B: RecurrentBackend>(
     run_dir: &Path,
     data_dir: &Path,
     device: &B::Device,
