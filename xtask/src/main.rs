@@ -6,7 +6,8 @@
 //!   sentences by default).
 //! - `eval --run DIR [OPTIONS]` evaluates a finished run.
 //! - `predict --run DIR [TEXT …]` classifies texts with a sentiment run.
-//! - `bench` measures Kindling against PyTorch and burn on this machine.
+//! - `bench` measures training, inference and data-pipeline throughput and
+//!   peak memory of Kindling against PyTorch (and burn's own LSTM).
 //! - `libtorch` installs (or finds) libtorch and prints its environment.
 //! - `test` runs every check CI runs: fmt, clippy, and all tests on ndarray
 //!   and then on libtorch.
@@ -54,7 +55,7 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
-    /// Measure forward + backward throughput against PyTorch and burn's own layers (release build).
+    /// Measure training, inference and data-pipeline throughput and peak memory against PyTorch (release build).
     Bench(bench::BenchArgs),
     /// Install (or find) libtorch 2.9.0 and print the environment it needs.
     Libtorch,

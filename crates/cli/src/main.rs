@@ -24,6 +24,12 @@ use kindling_train::{
     SentimentReport, SentimentTrainingConfig, SentimentTrainingRequest, TrainError, TrainingReport,
 };
 
+/// jemalloc keeps freed pages for reuse; glibc hands every buffer over 32 MB
+/// back to the kernel, and a training step allocates many of them.
+#[cfg(all(unix, not(target_env = "musl")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Deep-learning basics (CNNs, recurrent networks) with PyTorch's semantics, in Rust.
 #[derive(Parser, Debug)]
 #[command(name = "kindling", version, about)]
@@ -232,6 +238,10 @@ struct SentimentArgs {
     /// Use only the first N training documents (after the seeded shuffle).
     #[arg(long)]
     train_limit: Option<usize>,
+    /// Keep the last epoch's weights as the final model, instead of the epoch
+    /// with the lowest validation loss.
+    #[arg(long)]
+    keep_last_epoch: bool,
     /// Run directory [default: runs/<cell>-<corpus>-<UTC time>].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -449,6 +459,7 @@ fn train_sentiment(args: SentimentArgs) -> anyhow::Result<()> {
     config.grad_clip_norm = args.clip_grad_norm;
     config.validation_fraction = args.validation_fraction;
     config.train_limit = args.train_limit;
+    config.keep_best_epoch = !args.keep_last_epoch;
 
     let cell_name = format!("{:?}", args.cell).to_lowercase();
     let run_dir = args.out.unwrap_or_else(|| default_run_dir(&format!("{cell_name}-{}", corpus.name())));

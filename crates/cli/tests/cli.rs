@@ -352,3 +352,50 @@ fn predict_on_a_missing_run_and_lstm_without_data_are_clear_errors() {
     let output = run(kindling().args(["train", "lstm", "--max-len", "0", "--out", "/tmp/kindling-never-written"]));
     assert_clean_failure(&output, &["max-len", "at least 1"]);
 }
+
+/// The mean validation loss burn-train logged for `epoch` (lines `value,count`).
+fn logged_validation_loss(run_dir: &Path, epoch: usize) -> f64 {
+    let text = std::fs::read_to_string(run_dir.join(format!("valid/epoch-{epoch}/Loss.log"))).expect("loss log");
+    let (sum, count) = text.lines().fold((0.0, 0.0), |(s, c), line| {
+        let (v, n) = line.split_once(',').expect("value,count");
+        let n: f64 = n.parse().expect("count");
+        (s + v.parse::<f64>().expect("value") * n, c + n)
+    });
+    sum / count
+}
+
+#[test]
+fn the_final_sentiment_model_is_the_epoch_with_the_lowest_validation_loss() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let run_dir = out.path().join("run");
+    // A learning rate high enough that the validation loss is not monotone.
+    let output = run(kindling()
+        .args([
+            "train",
+            "lstm",
+            "--epochs",
+            "4",
+            "--train-limit",
+            "600",
+            "--hidden",
+            "8",
+            "--embed",
+            "8",
+            "--lr",
+            "0.05",
+        ])
+        .arg("--out")
+        .arg(&run_dir));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let losses: Vec<f64> = (1..=4).map(|epoch| logged_validation_loss(&run_dir, epoch)).collect();
+    let best = 1 + (0..4).min_by(|&a, &b| losses[a].total_cmp(&losses[b])).expect("four epochs");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("report.json")).expect("report")).expect("json");
+    assert_eq!(report["final_epoch"], best, "validation losses {losses:?}");
+    assert!((report["final_validation_loss"].as_f64().expect("loss") - losses[best - 1]).abs() < 1e-9);
+
+    // Evaluating the run uses the same weights: the same test accuracy.
+    let accuracy = report["test"]["accuracy"].as_f64().expect("accuracy");
+    let output = run(kindling().args(["eval", "--run"]).arg(&run_dir));
+    assert!(text(&output.stdout).contains(&format!("{:.2} %", accuracy * 100.0)), "{}", text(&output.stdout));
+}

@@ -8,6 +8,7 @@
 //! single matmul over all steps.
 
 use burn::backend::Autodiff;
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -19,50 +20,51 @@ use burn::tensor::{Tensor, TensorPrimitive};
 use crate::{Recurrence, RecurrenceInputs, RecurrenceTape, RecurrentBackend};
 
 /// The backward step of [`RecurrentBackend::recurrence`] under autodiff.
-/// Parents: `gates_x`, `w_hh`, `initial`, `hh_bias` (a constant stands in when
-/// the layer has none).
+/// Parents: `gates_x`, `bias`, `w_hh`, `hh_bias`, `initial` (a constant
+/// stands in for an absent bias).
 #[derive(Debug)]
 struct RecurrenceBackward;
 
-impl<B: RecurrentBackend> Backward<B, 4> for RecurrenceBackward {
+impl<B: RecurrentBackend> Backward<B, 5> for RecurrenceBackward {
     type State = RecurrenceTape<B>;
 
-    fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Self::State, 5>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let grad = wrap::<B, 3>(grads.consume::<B>(&ops.node));
         let d = B::recurrence_backward(ops.state, grad);
-        let [gates_x, w_hh, initial, hh_bias] = ops.parents;
-        if let Some(node) = gates_x {
-            grads.register::<B>(node.id, d.gates_x.into_primitive().tensor());
-        }
-        if let Some(node) = w_hh {
-            grads.register::<B>(node.id, d.w_hh.into_primitive().tensor());
-        }
-        if let Some(node) = initial {
-            grads.register::<B>(node.id, d.initial.into_primitive().tensor());
-        }
-        if let (Some(node), Some(d_bias)) = (hh_bias, d.hh_bias) {
-            grads.register::<B>(node.id, d_bias.into_primitive().tensor());
-        }
+        let [gates_x, bias, w_hh, hh_bias, initial] = ops.parents;
+        let mut register = |node: Option<NodeId>, grad: Option<FloatTensor<B>>| {
+            if let (Some(node), Some(grad)) = (node, grad) {
+                grads.register::<B>(node, grad);
+            }
+        };
+        register(gates_x.map(|n| n.id), Some(d.gates_x.into_primitive().tensor()));
+        register(bias.map(|n| n.id), d.bias.map(|b| b.into_primitive().tensor()));
+        register(w_hh.map(|n| n.id), Some(d.w_hh.into_primitive().tensor()));
+        register(hh_bias.map(|n| n.id), d.hh_bias.map(|b| b.into_primitive().tensor()));
+        register(initial.map(|n| n.id), Some(d.initial.into_primitive().tensor()));
     }
 }
 
 impl<B: RecurrentBackend, C: CheckpointStrategy> RecurrentBackend for Autodiff<B, C> {
     fn recurrence(spec: &Recurrence, inputs: RecurrenceInputs<Self>) -> Tensor<Self, 3> {
-        let RecurrenceInputs { gates_x, w_hh, hh_bias, initial } = inputs;
+        let RecurrenceInputs { gates_x, bias, w_hh, hh_bias, initial } = inputs;
         let device = gates_x.device();
-        let has_bias = hh_bias.is_some();
-        let bias = hh_bias.unwrap_or_else(|| Tensor::zeros([1], &device));
-        let [gates_x, w_hh, initial, bias] = [
+        let (has_bias, has_hh_bias) = (bias.is_some(), hh_bias.is_some());
+        let constant = || Tensor::<Self, 1>::zeros([1], &device);
+        let [gates_x, bias, w_hh, hh_bias, initial] = [
             gates_x.into_primitive().tensor(),
+            bias.unwrap_or_else(constant).into_primitive().tensor(),
             w_hh.into_primitive().tensor(),
+            hh_bias.unwrap_or_else(constant).into_primitive().tensor(),
             initial.into_primitive().tensor(),
-            bias.into_primitive().tensor(),
         ];
-        let nodes = [gates_x.node.clone(), w_hh.node.clone(), initial.node.clone(), bias.node.clone()];
+        let nodes =
+            [gates_x.node.clone(), bias.node.clone(), w_hh.node.clone(), hh_bias.node.clone(), initial.node.clone()];
         let inputs = RecurrenceInputs {
             gates_x: wrap::<B, 3>(gates_x.primitive),
+            bias: has_bias.then(|| wrap::<B, 1>(bias.primitive)),
             w_hh: wrap::<B, 2>(w_hh.primitive),
-            hh_bias: has_bias.then(|| wrap::<B, 1>(bias.primitive)),
+            hh_bias: has_hh_bias.then(|| wrap::<B, 1>(hh_bias.primitive)),
             initial: wrap::<B, 3>(initial.primitive),
         };
         let output = match RecurrenceBackward.prepare::<C>(nodes).compute_bound().stateful() {

@@ -11,8 +11,9 @@
 //!
 //! The operation is a backend capability: [`RecurrentBackend`] is implemented
 //! for burn's [`Autodiff`](burn::backend::Autodiff) over any backend that has
-//! it, for [`NdArray`](burn::backend::NdArray) and, with the `tch` feature,
-//! for [`LibTorch`](burn::backend::LibTorch). Its default implementation is
+//! it, for [`NdArray`](burn::backend::NdArray) (as plain fused loops over the
+//! buffers, `cpu.rs`) and, with the `tch` feature, for
+//! [`LibTorch`](burn::backend::LibTorch). Its default implementation is
 //! written with burn's tensor operations, so another backend needs one line
 //! to join. [`TrainingBackend`] names what training code asks of a backend.
 //!
@@ -33,7 +34,8 @@
 //! let random = |shape: [usize; 3]| Tensor::<B, 3>::random(shape, Distribution::Default, &device);
 //! let gates_x = random([steps, batch, 4 * hidden]).require_grad();
 //! let w_hh = Tensor::<B, 2>::random([4 * hidden, hidden], Distribution::Default, &device).require_grad();
-//! let inputs = RecurrenceInputs { gates_x: gates_x.clone(), w_hh: w_hh.clone(), hh_bias: None, initial: random([2, batch, hidden]) };
+//! let initial = random([2, batch, hidden]);
+//! let inputs = RecurrenceInputs { gates_x: gates_x.clone(), bias: None, w_hh: w_hh.clone(), hh_bias: None, initial };
 //!
 //! // An LSTM read backwards, sample 1 only 2 steps long.
 //! let spec = Recurrence { cell: CellKind::Lstm, reverse: true, lengths: Some(vec![5, 2]) };
@@ -46,6 +48,7 @@
 //! ```
 
 mod autodiff;
+mod cpu;
 mod recurrence;
 
 pub use recurrence::{CellKind, Recurrence, RecurrenceGrads, RecurrenceInputs, RecurrenceTape, split_output};
@@ -80,8 +83,6 @@ pub trait RecurrentBackend: Backend {
         recurrence::backward(tape, grad)
     }
 }
-
-impl RecurrentBackend for burn::backend::NdArray<f32> {}
 
 #[cfg(feature = "tch")]
 impl RecurrentBackend for burn::backend::LibTorch<f32> {}
@@ -123,6 +124,7 @@ mod tests {
         let rows = cell.gates() * hidden;
         RecurrenceInputs {
             gates_x: tensor(seed, [steps, batch, rows], 2.0).require_grad(),
+            bias: bias.then(|| tensor(seed + 4, [rows], 0.5).require_grad()),
             w_hh: tensor(seed + 1, [rows, hidden], 0.8).require_grad(),
             hh_bias: (bias && cell.folded_hh_bias() < cell.gates())
                 .then(|| tensor(seed + 2, [(cell.gates() - cell.folded_hh_bias()) * hidden], 0.5).require_grad()),
@@ -136,12 +138,34 @@ mod tests {
         let weights = tensor(seed + 9, output.dims(), 1.0);
         let grads = (output.clone() * weights).sum().backward();
         let mut all = vec![output.into_data()];
-        all.push(inputs.gates_x.grad(&grads).map(|g| g.into_data()).unwrap_or_else(|| TensorData::from([0.0f32])));
-        all.push(inputs.w_hh.grad(&grads).map(|g| g.into_data()).unwrap_or_else(|| TensorData::from([0.0f32])));
-        all.push(inputs.initial.grad(&grads).map(|g| g.into_data()).unwrap_or_else(|| TensorData::from([0.0f32])));
-        if let Some(bias) = &inputs.hh_bias {
-            all.push(bias.grad(&grads).map(|g| g.into_data()).unwrap_or_else(|| TensorData::from([0.0f32])));
+        let missing = || TensorData::from([0.0f32]);
+        all.push(inputs.gates_x.grad(&grads).map_or_else(missing, |g| g.into_data()));
+        all.push(inputs.w_hh.grad(&grads).map_or_else(missing, |g| g.into_data()));
+        all.push(inputs.initial.grad(&grads).map_or_else(missing, |g| g.into_data()));
+        for bias in [&inputs.bias, &inputs.hh_bias].into_iter().flatten() {
+            all.push(bias.grad(&grads).map_or_else(missing, |g| g.into_data()));
         }
+        all
+    }
+
+    /// Output and input gradients from the tensor-operation implementation
+    /// (what backends without their own kernel, libtorch among them, run),
+    /// driven directly on the plain backend with the same output weights as [`run`].
+    fn generic_fused(spec: &Recurrence, tracked: &RecurrenceInputs<B>, seed: u64) -> Vec<TensorData> {
+        let plain = RecurrenceInputs::<Plain> {
+            gates_x: tracked.gates_x.clone().inner(),
+            bias: tracked.bias.clone().map(|b| b.inner()),
+            w_hh: tracked.w_hh.clone().inner(),
+            hh_bias: tracked.hh_bias.clone().map(|b| b.inner()),
+            initial: tracked.initial.clone().inner(),
+        };
+        let (output, tape) = recurrence::forward(spec, plain, true);
+        let weights = tensor(seed + 9, output.dims(), 1.0).inner();
+        let grads = recurrence::backward(tape, weights);
+        let mut all = vec![output.into_data(), grads.gates_x.into_data(), grads.w_hh.into_data()];
+        all.push(grads.initial.into_data());
+        all.extend(grads.bias.map(|b| b.into_data()));
+        all.extend(grads.hh_bias.map(|b| b.into_data()));
         all
     }
 
@@ -152,8 +176,10 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
-        /// The fused node's hand-written backward pass against burn's autodiff
-        /// of the same forward computation recorded op by op. Both compute in
+        /// The fused node's hand-written backward passes (burn-ndarray's loop
+        /// kernel under autodiff, and the tensor-operation version other
+        /// backends run) against burn's autodiff of the same forward
+        /// computation recorded op by op. All compute in
         /// f32 from the same values; only the order of the sums in the weight
         /// gradient differs (one matmul over all steps against one per step),
         /// so they agree to a few f32 rounding steps (about 1e-7 relative) of
@@ -179,9 +205,12 @@ mod tests {
             let fused = run(B::recurrence(&spec, fused_inputs.clone()), &fused_inputs, seed);
             let graph_inputs = inputs(cell, steps, batch, hidden, bias, seed);
             let graph = run(recurrence::forward(&spec, graph_inputs.clone(), false).0, &graph_inputs, seed);
+            let generic = generic_fused(&spec, &graph_inputs, seed);
             prop_assert_eq!(fused.len(), graph.len());
-            for (a, b) in fused.iter().zip(&graph) {
+            prop_assert_eq!(generic.len(), graph.len());
+            for ((a, b), c) in fused.iter().zip(&graph).zip(&generic) {
                 a.assert_approx_eq::<f32>(b, Tolerance::rel_abs(1e-5, 1e-5));
+                c.assert_approx_eq::<f32>(b, Tolerance::rel_abs(1e-5, 1e-5));
             }
         }
     }
@@ -192,12 +221,14 @@ mod tests {
         let tracked = inputs(CellKind::Gru, 3, 2, 4, true, 5);
         let plain = RecurrenceInputs::<Plain> {
             gates_x: tracked.gates_x.clone().inner(),
+            bias: tracked.bias.clone().map(|b| b.inner()),
             w_hh: tracked.w_hh.clone().inner(),
             hh_bias: tracked.hh_bias.clone().map(|b| b.inner()),
             initial: tracked.initial.clone().inner(),
         };
         let untracked = RecurrenceInputs::<B> {
             gates_x: Tensor::from_inner(plain.gates_x.clone()),
+            bias: plain.bias.clone().map(Tensor::from_inner),
             w_hh: Tensor::from_inner(plain.w_hh.clone()),
             hh_bias: plain.hh_bias.clone().map(Tensor::from_inner),
             initial: Tensor::from_inner(plain.initial.clone()),

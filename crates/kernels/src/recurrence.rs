@@ -70,9 +70,11 @@ pub struct Recurrence {
 /// The inputs of a recurrence.
 #[derive(Debug, Clone)]
 pub struct RecurrenceInputs<B: Backend> {
-    /// The input projection of every step, time-major, `[T, B, G·H]`:
-    /// `x W_ihᵀ + b_ih` plus the folded blocks of `b_hh`.
+    /// The input projection of every step, time-major, `[T, B, G·H]`: `x W_ihᵀ`.
     pub gates_x: Tensor<B, 3>,
+    /// Added to every step's `gates_x`, `[G·H]`: `b_ih` plus the folded
+    /// blocks of `b_hh` (see [`CellKind::folded_hh_bias`]), if the layer has biases.
+    pub bias: Option<Tensor<B, 1>>,
     /// `weight_hh`, `[G·H, H]`.
     pub w_hh: Tensor<B, 2>,
     /// The unfolded blocks of `b_hh` (GRU: `b_hn`, `[H]`), if the layer has biases.
@@ -86,6 +88,8 @@ pub struct RecurrenceInputs<B: Backend> {
 pub struct RecurrenceGrads<B: Backend> {
     /// With respect to `gates_x`.
     pub gates_x: Tensor<B, 3>,
+    /// With respect to `bias`, when it was given.
+    pub bias: Option<Tensor<B, 1>>,
     /// With respect to `w_hh`.
     pub w_hh: Tensor<B, 2>,
     /// With respect to `hh_bias`, when it was given.
@@ -94,26 +98,26 @@ pub struct RecurrenceGrads<B: Backend> {
     pub initial: Tensor<B, 3>,
 }
 
-/// What the forward pass keeps for the backward pass.
+/// What the forward pass keeps for the backward pass. Each tensor is stacked
+/// over the time steps in time order; masked steps hold values that are never read.
 #[derive(Debug, Clone)]
 pub struct RecurrenceTape<B: Backend> {
-    spec: Recurrence,
-    w_hh: Tensor<B, 2>,
-    has_hh_bias: bool,
-    /// Per-step masks of a variable-length batch, indexed by time step.
-    masks: Option<Vec<StepMask<B>>>,
-    /// One entry per step, in processing order.
-    steps: Vec<StepTape<B>>,
+    pub(crate) spec: Recurrence,
+    pub(crate) w_hh: Tensor<B, 2>,
+    pub(crate) has_bias: bool,
+    pub(crate) has_hh_bias: bool,
+    /// The states before each step, `h` first, each `[T, B, H]`.
+    pub(crate) prev: Vec<Tensor<B, 3>>,
+    /// The cell's activations (see [`cell_forward`]), `[T, B, X]`.
+    pub(crate) acts: Tensor<B, 3>,
+    /// LSTM: `tanh(c')`; GRU: `W_hn h + b_hn`; RNN: `h'` again; `[T, B, H]`.
+    pub(crate) extra: Tensor<B, 3>,
 }
 
 /// One step's saved values.
-#[derive(Debug, Clone)]
 struct StepTape<B: Backend> {
-    /// The states before the step, `h` first.
     prev: Vec<Tensor<B, 2>>,
-    /// The cell's activations (see [`cell_forward`]).
     acts: Tensor<B, 2>,
-    /// LSTM: `tanh(c')`; GRU: `W_hn h + b_hn`; RNN: `h'` again.
     extra: Tensor<B, 2>,
 }
 
@@ -138,22 +142,29 @@ pub fn split_output<B: Backend>(output: Tensor<B, 3>, states: usize) -> (Tensor<
 
 /// Runs the recurrence with tensor operations of `B`. Returns `[T + S, B, H]`
 /// (see [`split_output`]) and the tape, which holds the steps only when
-/// `record` is set.
+/// `record` is set (otherwise its tensors have no steps).
 pub(crate) fn forward<B: Backend>(
     spec: &Recurrence,
     inputs: RecurrenceInputs<B>,
     record: bool,
 ) -> (Tensor<B, 3>, RecurrenceTape<B>) {
-    let RecurrenceInputs { gates_x, w_hh, hh_bias, initial } = inputs;
+    let RecurrenceInputs { gates_x, bias, w_hh, hh_bias, initial } = inputs;
     let [steps, batch, rows] = gates_x.dims();
     let hidden = w_hh.dims()[1];
     let device = gates_x.device();
+    let has_bias = bias.is_some();
+    let gates_x = match bias {
+        Some(bias) => gates_x + bias.reshape([1, 1, rows]),
+        None => gates_x,
+    };
     let w_t = w_hh.clone().transpose();
     let masks = spec.lengths.as_deref().map(|lengths| step_masks::<B>(lengths, steps, hidden, &device));
     let mut state: Vec<Tensor<B, 2>> =
         (0..spec.cell.states()).map(|i| initial.clone().narrow(0, i, 1).reshape([batch, hidden])).collect();
     let mut outputs: Vec<Option<Tensor<B, 3>>> = vec![None; steps];
-    let mut tape = Vec::with_capacity(if record { steps } else { 0 });
+    let recorded = if record { steps } else { 0 };
+    let mut prev_all: Vec<Vec<Option<Tensor<B, 2>>>> = vec![vec![None; recorded]; state.len()];
+    let (mut acts_all, mut extra_all) = (vec![None; recorded], vec![None; recorded]);
     for s in 0..steps {
         let t = if spec.reverse { steps - 1 - s } else { s };
         let gx = gates_x.clone().narrow(0, t, 1).reshape([batch, rows]);
@@ -171,13 +182,29 @@ pub(crate) fn forward<B: Backend>(
             state = state.into_iter().zip(&prev).map(|(n, p)| p.clone().mask_where(keep.clone(), n)).collect();
         }
         if record {
-            tape.push(StepTape { prev, acts, extra });
+            for (all, p) in prev_all.iter_mut().zip(prev) {
+                all[t] = Some(p);
+            }
+            acts_all[t] = Some(acts);
+            extra_all[t] = Some(extra);
         }
     }
     let mut rows_out: Vec<Tensor<B, 3>> = outputs.into_iter().flatten().collect();
     rows_out.extend(state.into_iter().map(|s| s.unsqueeze_dim(0)));
     let output = Tensor::cat(rows_out, 0);
-    let tape = RecurrenceTape { spec: spec.clone(), w_hh, has_hh_bias: hh_bias.is_some(), masks, steps: tape };
+    let stack = |all: Vec<Option<Tensor<B, 2>>>| {
+        let all: Vec<Tensor<B, 2>> = all.into_iter().flatten().collect();
+        if all.is_empty() { Tensor::zeros([0, batch, hidden], &device) } else { Tensor::stack(all, 0) }
+    };
+    let tape = RecurrenceTape {
+        spec: spec.clone(),
+        w_hh,
+        has_bias,
+        has_hh_bias: hh_bias.is_some(),
+        prev: prev_all.into_iter().map(stack).collect(),
+        acts: stack(acts_all),
+        extra: stack(extra_all),
+    };
     (output, tape)
 }
 
@@ -227,20 +254,27 @@ fn cell_forward<B: Backend>(
 /// Backpropagation through time: the gradients of the inputs given the
 /// gradient of the output `[T + S, B, H]`.
 pub(crate) fn backward<B: Backend>(tape: RecurrenceTape<B>, grad: Tensor<B, 3>) -> RecurrenceGrads<B> {
-    let RecurrenceTape { spec, w_hh, has_hh_bias, masks, steps: tape } = tape;
+    let RecurrenceTape { spec, w_hh, has_bias, has_hh_bias, prev, acts, extra } = tape;
     let cell = spec.cell;
     let n_states = cell.states();
     let [total, batch, hidden] = grad.dims();
     let steps = total - n_states;
+    let width = acts.dims()[2];
+    let masks = spec.lengths.as_deref().map(|lengths| step_masks::<B>(lengths, steps, hidden, &grad.device()));
+    let at = |t: &Tensor<B, 3>, s: usize, w: usize| t.clone().narrow(0, s, 1).reshape([batch, w]);
     let (d_out, mut carry) = split_output(grad, n_states);
-    // Per step (processing order): the gradient of `h W_hhᵀ` and the `h`
-    // it was computed from, for one large weight-gradient matmul at the end.
+    // Per time step: the gradients of the input projection and of `h W_hhᵀ`
+    // (the same but for GRU's `n` block), for one large weight-gradient
+    // matmul with the saved `h`s at the end.
+    let mut d_gx_all: Vec<Option<Tensor<B, 2>>> = vec![None; steps];
     let mut d_gh_all: Vec<Option<Tensor<B, 2>>> = vec![None; steps];
-    let mut prev_h_all: Vec<Option<Tensor<B, 2>>> = vec![None; steps];
-    let mut d_gx_all: Vec<Option<Tensor<B, 3>>> = vec![None; steps];
     for s in (0..steps).rev() {
         let t = if spec.reverse { steps - 1 - s } else { s };
-        let step = &tape[s];
+        let step = StepTape {
+            prev: prev.iter().map(|p| at(p, t, hidden)).collect(),
+            acts: at(&acts, t, width),
+            extra: at(&extra, t, hidden),
+        };
         let d_out_t = d_out.clone().narrow(0, t, 1).reshape([batch, hidden]);
         let mask = masks.as_ref().map(|m| &m[t]);
         // The output is `h'` (scaled by the mask) and `h'` is also the next
@@ -250,7 +284,7 @@ pub(crate) fn backward<B: Backend>(tape: RecurrenceTape<B>, grad: Tensor<B, 3>) 
         if let Some(mask) = mask {
             d_next = d_next.into_iter().map(|d| d * mask.scale.clone()).collect();
         }
-        let (d_gx, d_gh, direct) = cell_backward(cell, step, d_next);
+        let (d_gx, d_gh, direct) = cell_backward(cell, &step, d_next);
         let mut d_prev_h = d_gh.clone().matmul(w_hh.clone());
         let mut d_prev = Vec::with_capacity(n_states);
         let mut direct = direct.into_iter();
@@ -264,19 +298,23 @@ pub(crate) fn backward<B: Backend>(tape: RecurrenceTape<B>, grad: Tensor<B, 3>) 
             d_prev = d_prev.into_iter().zip(&carry).map(|(d, c)| d + c.clone() * mask.pass.clone()).collect();
         }
         carry = d_prev;
-        d_gx_all[t] = Some(d_gx.unsqueeze_dim(0));
-        prev_h_all[s] = Some(step.prev[0].clone());
-        d_gh_all[s] = Some(d_gh);
+        d_gx_all[t] = Some(d_gx);
+        if cell == CellKind::Gru {
+            d_gh_all[t] = Some(d_gh);
+        }
     }
-    let d_gh = Tensor::cat(d_gh_all.into_iter().flatten().collect(), 0);
-    let prev_h = Tensor::cat(prev_h_all.into_iter().flatten().collect(), 0);
-    let rows = d_gh.dims()[1];
+    let rows = cell.gates() * hidden;
+    let d_gx = Tensor::cat(d_gx_all.into_iter().flatten().collect(), 0);
+    let d_gh =
+        if cell == CellKind::Gru { Tensor::cat(d_gh_all.into_iter().flatten().collect(), 0) } else { d_gx.clone() };
+    let prev_h = prev[0].clone().reshape([steps * batch, hidden]);
     let hh_bias = has_hh_bias.then(|| {
         let folded = cell.folded_hh_bias() * hidden;
         d_gh.clone().narrow(1, folded, rows - folded).sum_dim(0).reshape([rows - folded])
     });
     RecurrenceGrads {
-        gates_x: Tensor::cat(d_gx_all.into_iter().flatten().collect(), 0),
+        bias: has_bias.then(|| d_gx.clone().sum_dim(0).reshape([rows])),
+        gates_x: d_gx.reshape([steps, batch, rows]),
         w_hh: d_gh.transpose().matmul(prev_h),
         hh_bias,
         initial: Tensor::stack(carry, 0),

@@ -92,18 +92,22 @@ impl<B: Backend> DirectionWeights<B> {
     }
 
     /// The input contribution to the gates for every time step at once, in
-    /// one matmul: `x · W_ihᵀ + b_ih (+ b_hh[..folded])`, `[T, B, in] → [T, B, gates·H]`.
-    ///
-    /// The first `folded` rows of `b_hh` are added here rather than at every
-    /// step: for cells where `b_hh` is simply added (RNN, LSTM) that is all of
-    /// it; GRU keeps its last block inside the reset product.
-    pub fn project_input(&self, x: Tensor<B, 3>, folded: usize) -> Tensor<B, 3> {
+    /// one matmul: `x · W_ihᵀ`, `[T, B, in] → [T, B, gates·H]`.
+    pub fn project_input(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [t, b, input] = x.dims();
         let w = self.weight_ih.val();
         let rows = w.dims()[0];
-        let mut projected = x.reshape([t * b, input]).matmul(w.transpose());
+        x.reshape([t * b, input]).matmul(w.transpose()).reshape([t, b, rows])
+    }
+
+    /// The bias added to every step's input projection: `b_ih` plus the
+    /// first `folded` rows of `b_hh`. For cells where `b_hh` is simply added
+    /// (RNN, LSTM) that is all of it; GRU keeps its last block inside the
+    /// reset product.
+    fn step_bias(&self, folded: usize) -> Option<Tensor<B, 1>> {
         let hh = self.bias_hh.as_ref().filter(|_| folded > 0).map(|bias| {
             let bias = bias.val();
+            let rows = bias.dims()[0];
             if folded == rows {
                 bias
             } else {
@@ -111,14 +115,10 @@ impl<B: Backend> DirectionWeights<B> {
                 Tensor::cat(vec![bias.narrow(0, 0, folded), zeros], 0)
             }
         });
-        let bias = match (self.bias_ih.as_ref().map(Param::val), hh) {
+        match (self.bias_ih.as_ref().map(Param::val), hh) {
             (Some(ih), Some(hh)) => Some(ih + hh),
             (ih, hh) => ih.or(hh),
-        };
-        if let Some(bias) = bias {
-            projected = projected + bias.unsqueeze_dim(0);
         }
-        projected.reshape([t, b, rows])
     }
 
     /// The rows of `b_hh` from `start` on: the part not folded into the input projection.
@@ -130,7 +130,7 @@ impl<B: Backend> DirectionWeights<B> {
 
     /// Runs this direction over `x` `[T, B, in]` from the states `initial`
     /// `[S, B, H]`: the input projection of all steps in one matmul, then the
-    /// time loop as one fused operation. Returns the output `[T, B, H]` and
+    /// time loop (biases included) as one fused operation. Returns the output `[T, B, H]` and
     /// the final states, each `[B, H]`.
     pub fn run(&self, spec: &Recurrence, x: Tensor<B, 3>, initial: Tensor<B, 3>) -> (Tensor<B, 3>, Vec<Tensor<B, 2>>)
     where
@@ -139,7 +139,8 @@ impl<B: Backend> DirectionWeights<B> {
         let hidden = self.weight_hh.dims()[1];
         let folded = spec.cell.folded_hh_bias() * hidden;
         let inputs = RecurrenceInputs {
-            gates_x: self.project_input(x, folded),
+            gates_x: self.project_input(x),
+            bias: self.step_bias(folded),
             w_hh: self.weight_hh.val(),
             hh_bias: self.hidden_bias_from(folded),
             initial,
@@ -235,6 +236,8 @@ impl<B: Backend> RecurrentStack<B> {
         if let Some(lengths) = lengths {
             check_lengths(lengths, batch, steps)?;
         }
+        // A batch of full-length samples needs no masks.
+        let lengths = lengths.filter(|lengths| lengths.iter().any(|&len| len < steps));
         let device = x.device();
         let directions = self.directions();
         let expected = [self.layers.len() * directions, batch, self.hidden_size];

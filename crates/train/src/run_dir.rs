@@ -10,6 +10,7 @@
 //!   report.json        test accuracy, per-class accuracy, confusion, timings
 //! ```
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -86,6 +87,28 @@ impl RunDir {
         epochs
     }
 
+    /// The mean validation loss of every epoch burn-train logged one for
+    /// (`valid/epoch-N/Loss.log`, lines `value,count`), by epoch. Unreadable
+    /// files and lines are left out.
+    pub fn validation_losses(&self) -> BTreeMap<usize, f64> {
+        let Ok(entries) = fs::read_dir(self.root.join("valid")) else { return BTreeMap::new() };
+        entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|name| name.strip_prefix("epoch-")?.parse::<usize>().ok())
+            .filter_map(|epoch| {
+                let text = fs::read_to_string(self.root.join(format!("valid/epoch-{epoch}/Loss.log"))).ok()?;
+                let (sum, count) = text
+                    .lines()
+                    .filter_map(|line| {
+                        let (value, count) = line.split_once(',')?;
+                        Some((value.trim().parse::<f64>().ok()?, count.trim().parse::<f64>().ok()?))
+                    })
+                    .fold((0.0, 0.0), |(s, c), (v, n)| (s + v * n, c + n));
+                (count > 0.0).then_some((epoch, sum / count))
+            })
+            .collect()
+    }
+
     /// Creates the directory and checks that it is writable, before any
     /// training time is spent.
     pub fn prepare(&self) -> Result<(), TrainError> {
@@ -146,6 +169,19 @@ mod tests {
         // Epoch 3's optimiser state is empty (a write cut short): not resumable.
         fs::write(run.checkpoint_stem("optim", 3).with_extension("mpk"), b"").expect("write");
         assert_eq!(run.complete_checkpoints(), vec![2, 1]);
+    }
+
+    #[test]
+    fn validation_losses_are_count_weighted_means_per_epoch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run = RunDir::new(dir.path());
+        for (epoch, text) in [(1, "0.5,1\n0.25,3\n"), (2, "0.2,2\nbroken line\n"), (3, "")] {
+            fs::create_dir_all(dir.path().join(format!("valid/epoch-{epoch}"))).expect("mkdir");
+            fs::write(dir.path().join(format!("valid/epoch-{epoch}/Loss.log")), text).expect("write");
+        }
+        let losses = run.validation_losses();
+        assert_eq!(losses.len(), 2, "{losses:?}");
+        assert!((losses[&1] - 0.3125).abs() < 1e-12 && (losses[&2] - 0.2).abs() < 1e-12, "{losses:?}");
     }
 
     #[test]

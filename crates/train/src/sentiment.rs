@@ -21,7 +21,9 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::GlobalNormClipping;
-use crate::supervised::{Fit, launch, load_model, prepare_run_dir, resume_point, save_model, stored_config};
+use crate::supervised::{
+    Fit, best_epoch, launch, load_checkpoint, load_model, prepare_run_dir, resume_point, save_model, stored_config,
+};
 use crate::{Evaluation, OptimizerSettings, RunDir, SentimentTrainingConfig, TrainError};
 
 /// The class names of every sentiment corpus, index = label.
@@ -61,6 +63,11 @@ pub struct SentimentReport {
     pub train_seconds: f64,
     /// `train_seconds` divided by the epochs this invocation ran.
     pub seconds_per_epoch: Option<f64>,
+    /// The epoch whose weights are the final model (the lowest validation
+    /// loss, or the last epoch; see `keep_best_epoch`).
+    pub final_epoch: usize,
+    /// That epoch's mean validation loss, when it was logged.
+    pub final_validation_loss: Option<f64>,
     /// The final model on the test split.
     pub test: Evaluation,
 }
@@ -160,6 +167,21 @@ pub fn train_sentiment<B: TrainingBackend>(
     };
     let train_seconds = started.elapsed().as_secs_f64();
     let epochs_run = config.epochs - start_epoch.unwrap_or(0).min(config.epochs);
+    let mut final_epoch = config.epochs;
+    let mut final_validation_loss = run.validation_losses().get(&final_epoch).copied();
+    let mut model = model;
+    if config.keep_best_epoch
+        && let Some((epoch, loss)) = best_epoch(&run)
+        && epoch != config.epochs
+    {
+        model = load_checkpoint(&run, epoch, config.model.init::<B::InnerBackend>(&device), &device)?;
+        notify(&format!(
+            "final model: epoch {epoch}, the lowest validation loss ({loss:.4}; epoch {}: {})",
+            config.epochs,
+            final_validation_loss.map_or("not logged".to_string(), |l| format!("{l:.4}"))
+        ));
+        (final_epoch, final_validation_loss) = (epoch, Some(loss));
+    }
 
     save_model(&run, &model)?;
     let report = SentimentReport {
@@ -175,6 +197,8 @@ pub fn train_sentiment<B: TrainingBackend>(
         unknown_token_rate: unknown as f64 / total.max(1) as f64,
         train_seconds,
         seconds_per_epoch: (epochs_run > 0).then(|| train_seconds / epochs_run as f64),
+        final_epoch,
+        final_validation_loss,
         test: evaluate_sentiment(&model, &test, config.batch_size, &device),
     };
     run.write_json(&run.report_path(), &report)?;

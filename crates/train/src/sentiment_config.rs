@@ -37,6 +37,10 @@ pub struct SentimentTrainingConfig {
     pub validation_fraction: f64,
     /// Uses only the first N training documents after shuffling (quick experiments).
     pub train_limit: Option<usize>,
+    /// The final model is the epoch with the lowest validation loss (its
+    /// checkpoint), as PyTorch's recipes save it; `false`: the last epoch.
+    #[config(default = true)]
+    pub keep_best_epoch: bool,
 }
 
 impl SentimentTrainingConfig {

@@ -137,6 +137,29 @@ where
     training.launch(Learner::new(fit.model, fit.optimizer, fit.learning_rate)).model
 }
 
+/// The epoch with the lowest mean validation loss among those whose model
+/// checkpoint is still on disk (burn-train's default checkpointing keeps
+/// that epoch's files besides the last two), and that loss.
+pub(crate) fn best_epoch(run: &RunDir) -> Option<(usize, f64)> {
+    run.validation_losses()
+        .into_iter()
+        .filter(|(epoch, _)| run.checkpoint_stem("model", *epoch).with_extension("mpk").exists())
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Loads the model checkpoint of `epoch` into `model`.
+pub(crate) fn load_checkpoint<B: Backend, M: Module<B>>(
+    run: &RunDir,
+    epoch: usize,
+    model: M,
+    device: &B::Device,
+) -> Result<M, TrainError> {
+    let stem = run.checkpoint_stem("model", epoch);
+    model
+        .load_file(stem.clone(), &ModelRecorder::default(), device)
+        .map_err(|e| TrainError::BadRecord { path: stem.with_extension("mpk"), message: e.to_string() })
+}
+
 /// Writes the final model record of the run.
 pub(crate) fn save_model<B: Backend, M: Module<B>>(run: &RunDir, model: &M) -> Result<(), TrainError> {
     model
